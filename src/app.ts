@@ -1,0 +1,56 @@
+// createApp(deps): the HTTP surface. Route groups mount here; every error leaves in OpenAI's shape.
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { Deps } from './deps.js';
+import type { AppEnv } from './http/context.js';
+import { ApiError, notFound } from './http/errors.js';
+import { requestId } from './http/request-id.js';
+import { registerRoutes } from './routes/index.js';
+
+export const MAX_BODY_BYTES = 8 * 1024 * 1024;
+
+export function createApp(deps: Deps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  app.use('*', async (c, next) => {
+    c.set('deps', deps);
+    await next();
+  });
+  app.use('*', requestId());
+  app.use('*', async (c, next) => {
+    const started = performance.now();
+    await next();
+    deps.log.info(
+      { requestId: c.get('requestId'), method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - started), accountId: c.get('auth')?.accountId },
+      'request',
+    );
+  });
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw new ApiError(413, 'payload_too_large', `The request body is larger than ${MAX_BODY_BYTES} bytes.`);
+      },
+    }),
+  );
+
+  registerRoutes(app);
+
+  app.notFound((c) => {
+    const error = notFound(`No route for ${c.req.method} ${c.req.path}.`);
+    return c.json(error.toBody(), 404);
+  });
+
+  app.onError((error, c) => {
+    if (error instanceof ApiError) {
+      for (const [name, value] of Object.entries(error.headers)) c.header(name, value);
+      return c.json(error.toBody(), error.status);
+    }
+    deps.log.error({ err: error, requestId: c.get('requestId'), path: c.req.path }, 'unhandled error');
+    const internal = new ApiError(500, 'internal_error', `Internal error; quote request id ${c.get('requestId')} when reporting it.`, 'api_error');
+    return c.json(internal.toBody(), 500);
+  });
+
+  return app;
+}

@@ -1,0 +1,310 @@
+// HoldStore in process memory, the embedded default when no REDIS_URL is set. It is for ONE gateway
+// instance only: balances and holds live in this process. Each step's state change runs without an
+// await in between, so it is atomic on the one event loop, with the same semantics as RedisHoldStore.
+//
+// Settlements waiting for Postgres are journaled (when journalFile is set): each queued settlement is
+// appended as a JSON line before the step returns, each ack as an ack line. A new store replays the
+// journal, queues what was never acked, and rewrites the file with just those.
+import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import type {
+  BalanceLoader,
+  BalanceView,
+  HoldStore,
+  QueuedSettlement,
+  ReserveRequest,
+  ReserveResult,
+  Settlement,
+} from './types.js';
+
+export interface MemoryHoldStoreOptions {
+  loadBalance: BalanceLoader;
+  journalFile?: string;
+  now?: () => number;
+}
+
+const CAPTURE_MARKER_TTL_MS = 24 * 60 * 60 * 1000;
+const MAX_LOAD_ATTEMPTS = 5;
+
+interface Hold {
+  amountTokens: number;
+  expiresAtMs: number;
+}
+
+/** One account, mirroring the Redis keys of RedisHoldStore field by field. */
+interface AccountState {
+  balanceTokens: number | null; // null: not loaded (bal missing)
+  heldTokens: number;
+  pendingTokens: number; // captured, not yet settled into Postgres
+  gen: number; // bumped whenever Postgres may have moved under the mirror
+  captureSeq: number; // captures so far
+  loadedAtSeq: number; // captureSeq when the mirror was loaded
+  holds: Map<string, Hold>;
+  captured: Map<string, number>; // holdId -> marker expiry; insertion order is expiry order
+}
+
+interface QueueEntry {
+  settlement: Settlement;
+  seq: number; // the account's captureSeq for this settlement
+}
+
+type JournalLine = { type: 'queued'; id: string; settlement: Settlement } | { type: 'acked'; id: string };
+
+const MISSING = Symbol('mirror missing');
+type Missing = typeof MISSING;
+
+export class MemoryHoldStore implements HoldStore {
+  private readonly accounts = new Map<string, AccountState>();
+  private readonly queue = new Map<string, QueueEntry>(); // insertion order = settlement order
+  private readonly loading = new Map<string, Promise<void>>();
+  private readonly now: () => number;
+  private nextId = 1;
+
+  constructor(private readonly options: MemoryHoldStoreOptions) {
+    this.now = options.now ?? Date.now;
+    if (options.journalFile) this.replayJournal(options.journalFile);
+  }
+
+  async reserve(request: ReserveRequest): Promise<ReserveResult> {
+    checkReserveRequest(request);
+    return this.withMirror(request.accountId, () => this.tryReserve(request));
+  }
+
+  async capture(holdId: string, settlement: Settlement): Promise<{ balanceTokens: number }> {
+    checkTokens('costTokens', settlement.costTokens);
+    const account = this.account(settlement.accountId);
+    const now = this.now();
+    dropExpired(account, now);
+    pruneCaptureMarkers(account, now);
+    if (!account.captured.has(holdId)) {
+      // Journal first: if the append throws, nothing has changed.
+      this.enqueue(settlement, account);
+      endHold(account, holdId);
+      account.captured.set(holdId, now + CAPTURE_MARKER_TTL_MS);
+      account.pendingTokens += settlement.costTokens;
+      if (account.balanceTokens !== null) account.balanceTokens -= settlement.costTokens;
+    }
+    if (account.balanceTokens !== null) return { balanceTokens: account.balanceTokens };
+    // The charge is recorded in pending; loading the mirror tells us the balance it leaves.
+    return { balanceTokens: (await this.view(settlement.accountId)).balanceTokens };
+  }
+
+  async void(accountId: string, holdId: string): Promise<void> {
+    const account = this.account(accountId);
+    dropExpired(account, this.now());
+    endHold(account, holdId);
+  }
+
+  async view(accountId: string): Promise<BalanceView> {
+    return this.withMirror(accountId, () => this.tryView(accountId));
+  }
+
+  async invalidate(accountId: string): Promise<void> {
+    const account = this.account(accountId);
+    account.gen += 1;
+    account.balanceTokens = null;
+  }
+
+  async claimSettlements(max: number): Promise<QueuedSettlement[]> {
+    if (!Number.isSafeInteger(max) || max <= 0) throw new RangeError(`max must be a positive integer, got ${max}`);
+    // Claims always take the oldest entries, so those claimed before and not acked come first.
+    const claimed: QueuedSettlement[] = [];
+    for (const [id, entry] of this.queue) {
+      if (claimed.length === max) break;
+      claimed.push({ id, settlement: entry.settlement });
+    }
+    return claimed;
+  }
+
+  async ackSettlements(entries: QueuedSettlement[]): Promise<void> {
+    const journal = this.options.journalFile;
+    for (const { id } of entries) {
+      const entry = this.queue.get(id);
+      if (!entry) continue; // acked before: pending already counts it as settled
+      if (journal) appendJournal(journal, { type: 'acked', id });
+      this.queue.delete(id);
+      this.settled(entry);
+    }
+    // Nothing left to settle: an empty journal says the same thing, and keeps the file small.
+    if (journal && this.queue.size === 0 && entries.length > 0) writeFileSync(journal, '');
+  }
+
+  async ping(): Promise<void> {}
+
+  async close(): Promise<void> {}
+
+  private account(accountId: string): AccountState {
+    let account = this.accounts.get(accountId);
+    if (!account) {
+      account = {
+        balanceTokens: null,
+        heldTokens: 0,
+        pendingTokens: 0,
+        gen: 0,
+        captureSeq: 0,
+        loadedAtSeq: 0,
+        holds: new Map(),
+        captured: new Map(),
+      };
+      this.accounts.set(accountId, account);
+    }
+    return account;
+  }
+
+  private tryReserve(request: ReserveRequest): ReserveResult | Missing {
+    const account = this.account(request.accountId);
+    const now = this.now();
+    dropExpired(account, now);
+    if (account.balanceTokens === null) return MISSING;
+    const available = account.balanceTokens - account.heldTokens;
+    const existing = account.holds.get(request.holdId);
+    // A retried reserve with the same holdId holds once.
+    if (existing) return { ok: true, heldTokens: existing.amountTokens, availableTokens: available };
+    const hold = Math.min(request.amountTokens, Math.max(available, 0));
+    if (hold < request.minimumTokens) return { ok: false, availableTokens: available };
+    account.holds.set(request.holdId, { amountTokens: hold, expiresAtMs: now + request.ttlSeconds * 1000 });
+    account.heldTokens += hold;
+    return { ok: true, heldTokens: hold, availableTokens: available - hold };
+  }
+
+  private tryView(accountId: string): BalanceView | Missing {
+    const account = this.account(accountId);
+    dropExpired(account, this.now());
+    if (account.balanceTokens === null) return MISSING;
+    return { balanceTokens: account.balanceTokens, heldTokens: account.heldTokens };
+  }
+
+  /** Runs attempt(), loading the mirror from Postgres whenever it reports the mirror missing. */
+  private async withMirror<T>(accountId: string, attempt: () => T | Missing): Promise<T> {
+    let result = attempt();
+    for (let loads = 0; result === MISSING && loads < MAX_LOAD_ATTEMPTS; loads++) {
+      await this.loadMirror(accountId);
+      result = attempt();
+    }
+    if (result !== MISSING) return result;
+    throw new Error(
+      `could not load the balance mirror of account ${accountId} after ${MAX_LOAD_ATTEMPTS} tries: ` +
+        'its balance kept changing while loading',
+    );
+  }
+
+  /** One load per account at a time: concurrent misses share it instead of each reading Postgres. */
+  private loadMirror(accountId: string): Promise<void> {
+    let load = this.loading.get(accountId);
+    if (!load) {
+      load = this.loadOnce(accountId).finally(() => this.loading.delete(accountId));
+      this.loading.set(accountId, load);
+    }
+    return load;
+  }
+
+  private async loadOnce(accountId: string): Promise<void> {
+    const account = this.account(accountId);
+    // gen is read before Postgres: if it moves before the load lands, our Postgres read may be stale.
+    const gen = account.gen;
+    const balance = await this.options.loadBalance(accountId);
+    checkInteger('loaded balance', balance);
+    if (account.gen !== gen || account.balanceTokens !== null) return;
+    account.balanceTokens = balance - account.pendingTokens;
+    account.loadedAtSeq = account.captureSeq;
+  }
+
+  private enqueue(settlement: Settlement, account: AccountState): void {
+    const id = String(this.nextId++);
+    if (this.options.journalFile) appendJournal(this.options.journalFile, { type: 'queued', id, settlement });
+    account.captureSeq += 1;
+    this.queue.set(id, { settlement, seq: account.captureSeq });
+  }
+
+  /**
+   * The settlement is in Postgres now. Moving gen refuses a load that read Postgres before it landed.
+   * A mirror loaded after the capture may have read Postgres after the settlement was written but
+   * before this ack, subtracting the cost twice (in Postgres and as pending): drop it to be reloaded.
+   */
+  private settled(entry: QueueEntry): void {
+    const account = this.account(entry.settlement.accountId);
+    account.pendingTokens -= entry.settlement.costTokens;
+    account.gen += 1;
+    if (account.loadedAtSeq >= entry.seq) account.balanceTokens = null;
+  }
+
+  /** Queues what the journal holds and nobody acked (counted as pending), then compacts the file. */
+  private replayJournal(file: string): void {
+    const unacked = new Map<string, Settlement>();
+    if (existsSync(file)) {
+      for (const line of readJournal(file)) {
+        if (line.type === 'queued') unacked.set(line.id, line.settlement);
+        else unacked.delete(line.id);
+        this.nextId = Math.max(this.nextId, Number(line.id) + 1);
+      }
+    }
+    for (const [id, settlement] of unacked) {
+      const account = this.account(settlement.accountId);
+      account.captureSeq += 1;
+      account.pendingTokens += settlement.costTokens;
+      this.queue.set(id, { settlement, seq: account.captureSeq });
+    }
+    const compacted = [...unacked].map(([id, settlement]) => journalText({ type: 'queued', id, settlement }));
+    writeFileSync(`${file}.tmp`, compacted.join(''));
+    renameSync(`${file}.tmp`, file); // atomic: a crash leaves either the old or the compacted journal
+  }
+}
+
+function dropExpired(account: AccountState, now: number): void {
+  for (const [holdId, hold] of account.holds) {
+    if (hold.expiresAtMs <= now) endHold(account, holdId);
+  }
+}
+
+function endHold(account: AccountState, holdId: string): void {
+  const hold = account.holds.get(holdId);
+  if (!hold) return;
+  account.holds.delete(holdId);
+  account.heldTokens -= hold.amountTokens;
+}
+
+function pruneCaptureMarkers(account: AccountState, now: number): void {
+  for (const [holdId, expiresAtMs] of account.captured) {
+    if (expiresAtMs > now) break;
+    account.captured.delete(holdId);
+  }
+}
+
+function journalText(line: JournalLine): string {
+  return `${JSON.stringify(line)}\n`;
+}
+
+function appendJournal(file: string, line: JournalLine): void {
+  appendFileSync(file, journalText(line));
+}
+
+/** Skips lines that do not parse: only the last one can be torn, by a crash mid-append. */
+function readJournal(file: string): JournalLine[] {
+  const lines: JournalLine[] = [];
+  for (const text of readFileSync(file, 'utf8').split('\n')) {
+    if (text.trim() === '') continue;
+    try {
+      const line = JSON.parse(text) as JournalLine;
+      if ((line.type === 'queued' || line.type === 'acked') && typeof line.id === 'string') lines.push(line);
+    } catch {
+      continue;
+    }
+  }
+  return lines;
+}
+
+function checkReserveRequest(request: ReserveRequest): void {
+  checkTokens('amountTokens', request.amountTokens);
+  checkTokens('minimumTokens', request.minimumTokens);
+  if (!Number.isFinite(request.ttlSeconds) || request.ttlSeconds <= 0) {
+    throw new RangeError(`ttlSeconds must be positive, got ${request.ttlSeconds}`);
+  }
+}
+
+function checkTokens(name: string, value: number): void {
+  checkInteger(name, value);
+  if (value < 0) throw new RangeError(`${name} must not be negative, got ${value}`);
+}
+
+function checkInteger(name: string, value: number): void {
+  if (!Number.isSafeInteger(value)) throw new RangeError(`${name} must be a safe integer, got ${value}`);
+}

@@ -1,0 +1,332 @@
+// HoldStore on Redis: every step is one Lua script (one round trip, atomic), so any number of gateway
+// instances share balances and holds. Settlements wait in a Redis Stream read through a consumer group.
+//
+// Keys, all but the stream tagged with the account so one script touches one Cluster slot:
+//   {prefix}{acct:ID}:bal      mirror balance = Postgres balance - pending
+//   {prefix}{acct:ID}:holds    zset holdId -> expiry (ms)
+//   {prefix}{acct:ID}:hamt     hash holdId -> held amount
+//   {prefix}{acct:ID}:held     sum of open holds
+//   {prefix}{acct:ID}:pending  captured, not yet settled into Postgres
+//   {prefix}{acct:ID}:gen      bumped whenever Postgres may have moved under the mirror
+//   {prefix}{acct:ID}:cseq     captures so far; :lseq is its value when the mirror was loaded
+//   {prefix}{acct:ID}:cap:HOLD marker that HOLD was captured (1 day), so a retry charges once
+//   {prefix}settle             settlement stream (another slot: see scripts.ts on Cluster)
+//
+// Expiry uses the gateway's clock (options.now), not Redis time: instances should run NTP.
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type {
+  BalanceLoader,
+  BalanceView,
+  HoldStore,
+  QueuedSettlement,
+  ReserveRequest,
+  ReserveResult,
+  Settlement,
+} from './types.js';
+import {
+  ackScript,
+  captureScript,
+  invalidateScript,
+  loadScript,
+  reserveScript,
+  viewScript,
+  voidScript,
+} from './scripts.js';
+
+export interface RedisHoldStoreOptions {
+  prefix: string;
+  loadBalance: BalanceLoader;
+  now?: () => number;
+  /** Entries another consumer claimed and left this long are taken over (it probably died). */
+  claimIdleMs?: number;
+  /** Consumer name in the settlement group; unique per process by default. */
+  consumer?: string;
+}
+
+const GROUP = 'settlers';
+const CAPTURE_MARKER_TTL_MS = 24 * 60 * 60 * 1000;
+const MAX_LOAD_ATTEMPTS = 5;
+
+// ioredis adds these methods at runtime through defineCommand; each takes its keys, then its ARGV.
+type ScriptCall = (...keysThenArgs: Array<string | number>) => Promise<unknown>;
+const scripts = {
+  tokengateHoldReserve: { lua: reserveScript, numberOfKeys: 4 },
+  tokengateHoldLoad: { lua: loadScript, numberOfKeys: 5 },
+  tokengateHoldCapture: { lua: captureScript, numberOfKeys: 8 },
+  tokengateHoldVoid: { lua: voidScript, numberOfKeys: 3 },
+  tokengateHoldView: { lua: viewScript, numberOfKeys: 4 },
+  tokengateHoldInvalidate: { lua: invalidateScript, numberOfKeys: 2 },
+  tokengateHoldAck: { lua: ackScript, numberOfKeys: 5 },
+} as const;
+type ScriptCommands = Record<keyof typeof scripts, ScriptCall>;
+
+const MISSING = Symbol('mirror missing');
+type Missing = typeof MISSING;
+
+export class RedisHoldStore implements HoldStore {
+  private readonly commands: ScriptCommands;
+  private readonly now: () => number;
+  private readonly streamKey: string;
+  private readonly consumer: string;
+  private readonly claimIdleMs: number;
+  private readonly loading = new Map<string, Promise<void>>();
+  private group: Promise<void> | undefined;
+
+  /** The store does not own the client: whoever created it quits it. */
+  constructor(
+    private readonly redis: Redis,
+    private readonly options: RedisHoldStoreOptions,
+  ) {
+    for (const [name, definition] of Object.entries(scripts)) redis.defineCommand(name, definition);
+    this.commands = redis as unknown as ScriptCommands;
+    this.now = options.now ?? Date.now;
+    this.streamKey = `${options.prefix}settle`;
+    this.consumer = options.consumer ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.claimIdleMs = options.claimIdleMs ?? 30_000;
+  }
+
+  async reserve(request: ReserveRequest): Promise<ReserveResult> {
+    checkReserveRequest(request);
+    return this.withMirror(request.accountId, () => this.tryReserve(request));
+  }
+
+  async capture(holdId: string, settlement: Settlement): Promise<{ balanceTokens: number }> {
+    checkTokens('costTokens', settlement.costTokens);
+    const k = this.keys(settlement.accountId);
+    const reply = await this.commands.tokengateHoldCapture(
+      k.bal, k.holds, k.hamt, k.held, k.pending, k.cseq, `${k.base}:cap:${holdId}`, this.streamKey,
+      holdId, settlement.costTokens, this.now(), CAPTURE_MARKER_TTL_MS, settlement.accountId,
+      JSON.stringify(settlement),
+    );
+    const [found, balance] = intArray(reply, 'capture');
+    if (found === 1 && balance !== undefined) return { balanceTokens: balance };
+    // The charge is recorded in pending; loading the mirror tells us the balance it leaves.
+    return { balanceTokens: (await this.view(settlement.accountId)).balanceTokens };
+  }
+
+  async void(accountId: string, holdId: string): Promise<void> {
+    const k = this.keys(accountId);
+    await this.commands.tokengateHoldVoid(k.holds, k.hamt, k.held, holdId, this.now());
+  }
+
+  async view(accountId: string): Promise<BalanceView> {
+    return this.withMirror(accountId, () => this.tryView(accountId));
+  }
+
+  async invalidate(accountId: string): Promise<void> {
+    const k = this.keys(accountId);
+    await this.commands.tokengateHoldInvalidate(k.gen, k.bal);
+  }
+
+  async claimSettlements(max: number): Promise<QueuedSettlement[]> {
+    if (!Number.isSafeInteger(max) || max <= 0) throw new RangeError(`max must be a positive integer, got ${max}`);
+    try {
+      return await this.claim(max);
+    } catch (error) {
+      // The stream and its group vanish when Redis restarts without persistence: create them again.
+      if (!(error instanceof Error) || !error.message.startsWith('NOGROUP')) throw error;
+      this.group = undefined;
+      return this.claim(max);
+    }
+  }
+
+  async ackSettlements(entries: QueuedSettlement[]): Promise<void> {
+    // One script per entry (the account keys differ per entry); ioredis pipelines them on the socket.
+    await Promise.all(
+      entries.map(({ id, settlement }) => {
+        const k = this.keys(settlement.accountId);
+        return this.commands.tokengateHoldAck(
+          this.streamKey, k.pending, k.gen, k.bal, k.lseq, GROUP, id, settlement.costTokens,
+        );
+      }),
+    );
+  }
+
+  async ping(): Promise<void> {
+    await this.redis.ping();
+  }
+
+  async close(): Promise<void> {
+    // Nothing to release: the Redis client belongs to the caller.
+  }
+
+  private keys(accountId: string) {
+    const base = `${this.options.prefix}{acct:${accountId}}`;
+    return {
+      base,
+      bal: `${base}:bal`,
+      holds: `${base}:holds`,
+      hamt: `${base}:hamt`,
+      held: `${base}:held`,
+      pending: `${base}:pending`,
+      gen: `${base}:gen`,
+      cseq: `${base}:cseq`,
+      lseq: `${base}:lseq`,
+    };
+  }
+
+  private async tryReserve(request: ReserveRequest): Promise<ReserveResult | Missing> {
+    const k = this.keys(request.accountId);
+    const now = this.now();
+    const reply = await this.commands.tokengateHoldReserve(
+      k.bal, k.holds, k.hamt, k.held,
+      request.holdId, request.amountTokens, request.minimumTokens, now, now + request.ttlSeconds * 1000,
+    );
+    const [status, first, second] = intArray(reply, 'reserve');
+    if (status === 2) return MISSING;
+    if (status === 0 && first !== undefined) return { ok: false, availableTokens: first };
+    if (status === 1 && first !== undefined && second !== undefined) {
+      return { ok: true, heldTokens: first, availableTokens: second };
+    }
+    throw new Error(`reserve script returned an unexpected reply: ${JSON.stringify(reply)}`);
+  }
+
+  private async tryView(accountId: string): Promise<BalanceView | Missing> {
+    const k = this.keys(accountId);
+    const [found, balance, held] = intArray(
+      await this.commands.tokengateHoldView(k.bal, k.holds, k.hamt, k.held, this.now()),
+      'view',
+    );
+    if (found === 0) return MISSING;
+    if (balance === undefined || held === undefined) throw new Error('view script returned a short reply');
+    return { balanceTokens: balance, heldTokens: held };
+  }
+
+  /** Runs attempt(), loading the mirror from Postgres whenever it reports the mirror missing. */
+  private async withMirror<T>(accountId: string, attempt: () => Promise<T | Missing>): Promise<T> {
+    let result = await attempt();
+    for (let loads = 0; result === MISSING && loads < MAX_LOAD_ATTEMPTS; loads++) {
+      await this.loadMirror(accountId);
+      result = await attempt();
+    }
+    if (result !== MISSING) return result;
+    throw new Error(
+      `could not load the balance mirror of account ${accountId} after ${MAX_LOAD_ATTEMPTS} tries: ` +
+        'its balance kept changing while loading',
+    );
+  }
+
+  /** One load per account at a time: concurrent misses share it instead of each reading Postgres. */
+  private loadMirror(accountId: string): Promise<void> {
+    let load = this.loading.get(accountId);
+    if (!load) {
+      load = this.loadOnce(accountId).finally(() => this.loading.delete(accountId));
+      this.loading.set(accountId, load);
+    }
+    return load;
+  }
+
+  private async loadOnce(accountId: string): Promise<void> {
+    const k = this.keys(accountId);
+    // gen is read before Postgres: if it moves before the load lands, our Postgres read may be stale.
+    const gen = (await this.redis.get(k.gen)) ?? '0';
+    const balance = await this.options.loadBalance(accountId);
+    checkInteger('loaded balance', balance);
+    await this.commands.tokengateHoldLoad(k.bal, k.gen, k.pending, k.cseq, k.lseq, gen, balance);
+  }
+
+  private async claim(max: number): Promise<QueuedSettlement[]> {
+    await this.ensureGroup();
+    // Take over entries a dead consumer left behind; they then show up with our own pending ones.
+    await this.redis.xautoclaim(this.streamKey, GROUP, this.consumer, this.claimIdleMs, '0-0', 'COUNT', max, 'JUSTID');
+    const own = await this.readGroup(max, '0');
+    const fresh = own.length < max ? await this.readGroup(max - own.length, '>') : [];
+    return [...own, ...fresh];
+  }
+
+  private async readGroup(count: number, from: '0' | '>'): Promise<QueuedSettlement[]> {
+    const reply: unknown = await this.redis.xreadgroup(
+      'GROUP', GROUP, this.consumer, 'COUNT', count, 'STREAMS', this.streamKey, from,
+    );
+    const entries: QueuedSettlement[] = [];
+    const deleted: string[] = [];
+    for (const [id, fields] of streamEntries(reply)) {
+      const json = fields ? fieldValue(fields, 's') : undefined;
+      if (json === undefined) deleted.push(id);
+      else entries.push({ id, settlement: parseSettlement(json, id) });
+    }
+    // An entry trimmed from the stream while pending can never be settled; stop redelivering it.
+    if (deleted.length > 0) await this.redis.xack(this.streamKey, GROUP, ...deleted);
+    return entries;
+  }
+
+  private ensureGroup(): Promise<void> {
+    this.group ??= this.redis
+      .xgroup('CREATE', this.streamKey, GROUP, '0', 'MKSTREAM')
+      .then(
+        () => undefined,
+        (error: unknown) => {
+          if (error instanceof Error && error.message.startsWith('BUSYGROUP')) return;
+          this.group = undefined;
+          throw error;
+        },
+      );
+    return this.group;
+  }
+}
+
+function checkReserveRequest(request: ReserveRequest): void {
+  checkTokens('amountTokens', request.amountTokens);
+  checkTokens('minimumTokens', request.minimumTokens);
+  if (!Number.isFinite(request.ttlSeconds) || request.ttlSeconds <= 0) {
+    throw new RangeError(`ttlSeconds must be positive, got ${request.ttlSeconds}`);
+  }
+}
+
+function checkTokens(name: string, value: number): void {
+  checkInteger(name, value);
+  if (value < 0) throw new RangeError(`${name} must not be negative, got ${value}`);
+}
+
+function checkInteger(name: string, value: number): void {
+  if (!Number.isSafeInteger(value)) throw new RangeError(`${name} must be a safe integer, got ${value}`);
+}
+
+/** Scripts reply with arrays of integers; anything else means the script and this code disagree. */
+function intArray(reply: unknown, script: string): number[] {
+  if (!Array.isArray(reply)) throw new Error(`${script} script returned ${JSON.stringify(reply)}`);
+  return reply.map((value) => {
+    const n = Number(value);
+    if (!Number.isSafeInteger(n)) throw new Error(`${script} script returned a non-integer: ${String(value)}`);
+    return n;
+  });
+}
+
+type StreamEntry = [id: string, fields: string[] | null];
+
+/** XREADGROUP replies [[stream, entries]] (or a flat [stream, entries] map under RESP3), or null. */
+function streamEntries(reply: unknown): StreamEntry[] {
+  if (!Array.isArray(reply) || reply.length === 0) return [];
+  const streams: unknown[] = typeof reply[0] === 'string' ? [reply] : reply;
+  const entries: StreamEntry[] = [];
+  for (const stream of streams) {
+    const list: unknown = Array.isArray(stream) ? stream[1] : undefined;
+    if (!Array.isArray(list)) continue;
+    for (const entry of list) {
+      if (Array.isArray(entry) && typeof entry[0] === 'string') {
+        const fields: unknown = entry[1];
+        entries.push([entry[0], Array.isArray(fields) ? fields.map(String) : null]);
+      }
+    }
+  }
+  return entries;
+}
+
+function fieldValue(fields: string[], name: string): string | undefined {
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
+  return undefined;
+}
+
+function parseSettlement(json: string, id: string): Settlement {
+  const value: unknown = JSON.parse(json);
+  if (
+    typeof value !== 'object' || value === null ||
+    !('accountId' in value) || typeof value.accountId !== 'string' ||
+    !('costTokens' in value) || !Number.isSafeInteger(value.costTokens)
+  ) {
+    throw new Error(`settlement entry ${id} is not a settlement: ${json.slice(0, 200)}`);
+  }
+  return value as Settlement;
+}

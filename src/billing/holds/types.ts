@@ -1,0 +1,76 @@
+// The balance-and-holds contract (SPEC 3.4 and 3.7). Two implementations pass one shared test suite:
+// Redis (Lua, one round trip per step, for any number of instances) and in-process (embedded default).
+//
+// Model: per account the store keeps a mirror of the balance (Postgres balance minus captures that are
+// not yet settled into Postgres), the open holds, and a queue of settlements waiting for Postgres.
+// available = balance - sum(open holds). Holds expire after their TTL so a crash never freezes money.
+
+export interface Settlement {
+  requestId: string;
+  accountId: string;
+  keyId: string | null;
+  model: string;
+  provider: string;
+  operation: string | null;
+  inputTokens: number;
+  cachedInputTokens: number;
+  outputTokens: number;
+  reasoningTokens: number;
+  images: number;
+  costTokens: number;
+  rates: Record<string, unknown>;
+  usageSource: 'provider' | 'estimated';
+  status: 'ok' | 'error' | 'client_aborted';
+  latencyMs: number;
+  stream: boolean;
+  createdAt: string; // ISO time the request started
+}
+
+export interface ReserveRequest {
+  accountId: string;
+  holdId: string;
+  /** The worst-case cost: what we would like to hold. */
+  amountTokens: number;
+  /** The least hold that still lets the request run; equal to amountTokens for an all-or-nothing hold. */
+  minimumTokens: number;
+  ttlSeconds: number;
+}
+
+export type ReserveResult =
+  | { ok: true; heldTokens: number; availableTokens: number } // availableTokens: after this hold
+  | { ok: false; availableTokens: number };
+
+export interface BalanceView {
+  balanceTokens: number;
+  heldTokens: number;
+}
+
+export interface QueuedSettlement {
+  id: string; // queue entry id, for ack
+  settlement: Settlement;
+}
+
+export interface HoldStore {
+  /**
+   * Holds min(amountTokens, available) if that is at least minimumTokens, atomically; loads the
+   * balance mirror through loadBalance() when the store does not have it.
+   */
+  reserve(request: ReserveRequest): Promise<ReserveResult>;
+  /** Ends a hold by charging costTokens (may exceed the hold) and queues the settlement, atomically. */
+  capture(holdId: string, settlement: Settlement): Promise<{ balanceTokens: number }>;
+  /** Ends a hold without charge. Unknown or expired holds are a no-op. */
+  void(accountId: string, holdId: string): Promise<void>;
+  /** Balance and held amount as the store sees them (loads the mirror on a miss). */
+  view(accountId: string): Promise<BalanceView>;
+  /** Postgres balance changed outside the store (grant, purchase): drop or rebuild the mirror. */
+  invalidate(accountId: string): Promise<void>;
+  /** Settlements waiting for Postgres: those claimed before and not acked first, then new ones. */
+  claimSettlements(max: number): Promise<QueuedSettlement[]>;
+  /** Marks settlements as written to Postgres. */
+  ackSettlements(entries: QueuedSettlement[]): Promise<void>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Reads an account's Postgres balance; the store calls it when its mirror is missing. */
+export type BalanceLoader = (accountId: string) => Promise<number>;

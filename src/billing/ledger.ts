@@ -1,0 +1,166 @@
+// The ledger: the only code that changes a balance in Postgres. Each posting locks the account row,
+// appends one ledger row with its running balance_after and updates accounts.balance, in one
+// transaction. (type, reference) is unique: replaying a posting returns the first result unchanged.
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import type { Db, Tx } from '../db/client.js';
+import { accounts, ledgerEntries, type LedgerType } from '../db/schema.js';
+import { assertTokens } from './money.js';
+
+export type LedgerEntry = typeof ledgerEntries.$inferSelect;
+
+export interface Posting {
+  accountId: string;
+  type: LedgerType;
+  amount: number; // signed billing tokens: credits > 0, debits < 0
+  reference: string;
+  metadata?: Record<string, unknown>;
+  /** Debits may take the balance below zero only when this is set (usage settles what was served). */
+  allowNegative?: boolean;
+}
+
+export interface PostingResult {
+  entry: LedgerEntry;
+  replayed: boolean;
+}
+
+export class LedgerError extends Error {
+  constructor(
+    readonly code: 'account_not_found' | 'insufficient_balance' | 'reference_conflict',
+    message: string,
+    readonly balance?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** Posts one entry in its own transaction. */
+export async function post(db: Db, posting: Posting): Promise<PostingResult> {
+  try {
+    return await db.transaction((tx) => postInTransaction(tx, posting));
+  } catch (error) {
+    // Two postings with one reference for different accounts lock different rows; the unique index
+    // decides, and the loser reports the winner's entry.
+    if (isUniqueViolation(error)) {
+      const existing = await findByReference(db, posting.type, posting.reference);
+      if (existing) return replay(existing, posting);
+    }
+    throw error;
+  }
+}
+
+/** Posts one entry inside a caller's transaction (used by batch settlement). */
+export async function postInTransaction(tx: Tx, posting: Posting): Promise<PostingResult> {
+  assertTokens(posting.amount);
+  const [account] = await tx
+    .select({ balance: accounts.balance })
+    .from(accounts)
+    .where(eq(accounts.id, posting.accountId))
+    .for('update');
+  if (!account) throw new LedgerError('account_not_found', `Account ${posting.accountId} does not exist.`);
+
+  // Checked after the lock: a concurrent replay of the same reference has committed by now.
+  const existing = await findByReference(tx, posting.type, posting.reference);
+  if (existing) return replay(existing, posting);
+
+  const balanceAfter = assertTokens(account.balance + posting.amount, 'balance');
+  if (posting.amount < 0 && balanceAfter < 0 && !posting.allowNegative) {
+    throw new LedgerError(
+      'insufficient_balance',
+      `This deduction of ${-posting.amount} tokens would take the balance (${account.balance}) below zero.`,
+      account.balance,
+    );
+  }
+  const [entry] = await tx
+    .insert(ledgerEntries)
+    .values({
+      accountId: posting.accountId,
+      type: posting.type,
+      amount: posting.amount,
+      balanceAfter,
+      reference: posting.reference,
+      metadata: posting.metadata ?? {},
+    })
+    .returning();
+  await tx.update(accounts).set({ balance: balanceAfter }).where(eq(accounts.id, posting.accountId));
+  return { entry: entry!, replayed: false };
+}
+
+async function findByReference(executor: Db | Tx, type: LedgerType, reference: string) {
+  const [row] = await executor
+    .select()
+    .from(ledgerEntries)
+    .where(and(eq(ledgerEntries.type, type), eq(ledgerEntries.reference, reference)));
+  return row;
+}
+
+function replay(existing: LedgerEntry, posting: Posting): PostingResult {
+  if (existing.accountId !== posting.accountId) {
+    throw new LedgerError('reference_conflict', `Reference ${posting.reference} was already used for another account.`);
+  }
+  return { entry: existing, replayed: true };
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  const code = (error as { code?: string; cause?: { code?: string } } | null)?.code ?? (error as { cause?: { code?: string } })?.cause?.code;
+  return code === '23505';
+}
+
+export interface ReconcileRow {
+  accountId: string;
+  balance: number;
+  ledgerSum: number;
+  badRunningRows: number;
+}
+
+/** Accounts whose balance differs from the sum of their ledger, or whose balance_after chain breaks. */
+export const reconcileQuery = sql`
+  with running as (
+    select account_id, balance_after,
+           sum(amount) over (partition by account_id order by id) as running_sum
+    from ledger_entries
+  ), sums as (
+    select account_id, sum(amount) as ledger_sum from ledger_entries group by account_id
+  ), bad as (
+    select account_id, count(*) as bad_running_rows from running where balance_after <> running_sum group by account_id
+  )
+  select a.id as account_id, a.balance, coalesce(s.ledger_sum, 0) as ledger_sum, coalesce(b.bad_running_rows, 0) as bad_running_rows
+  from accounts a
+  left join sums s on s.account_id = a.id
+  left join bad b on b.account_id = a.id
+  where a.balance <> coalesce(s.ledger_sum, 0) or coalesce(b.bad_running_rows, 0) > 0
+`;
+
+export interface UsageDebit {
+  reference: string; // the request id
+  costTokens: number;
+  metadata: Record<string, unknown>;
+}
+
+/**
+ * Debits one account for a batch of served requests inside the caller's transaction: one row lock,
+ * one ledger row per request (already-posted references are skipped, so replays are harmless), one
+ * balance update. Usage may take the balance below zero: it bills what was already served.
+ */
+export async function postUsageBatch(tx: Tx, accountId: string, debits: UsageDebit[]): Promise<number> {
+  const charged = debits.filter((d) => assertTokens(d.costTokens, 'costTokens') > 0);
+  if (charged.length === 0) return 0;
+  const [account] = await tx.select({ balance: accounts.balance }).from(accounts).where(eq(accounts.id, accountId)).for('update');
+  if (!account) throw new LedgerError('account_not_found', `Account ${accountId} does not exist.`);
+  const posted = await tx
+    .select({ reference: ledgerEntries.reference })
+    .from(ledgerEntries)
+    .where(and(eq(ledgerEntries.type, 'usage'), inArray(ledgerEntries.reference, charged.map((d) => d.reference))));
+  const seen = new Set(posted.map((p) => p.reference));
+  let balance = account.balance;
+  const rows = [];
+  for (const debit of charged) {
+    if (seen.has(debit.reference)) continue;
+    seen.add(debit.reference); // a batch may carry the same request twice after a redelivery
+    balance = assertTokens(balance - debit.costTokens, 'balance');
+    rows.push({ accountId, type: 'usage' as const, amount: -debit.costTokens, balanceAfter: balance, reference: debit.reference, metadata: debit.metadata });
+  }
+  if (rows.length === 0) return 0;
+  await tx.insert(ledgerEntries).values(rows);
+  await tx.update(accounts).set({ balance }).where(eq(accounts.id, accountId));
+  return rows.length;
+}

@@ -1,0 +1,119 @@
+// Moves settlements from the hold store's queue into Postgres, in batches, off the response path.
+// A batch is one transaction (usage rows + ledger rows); only after it commits are the entries acked,
+// so a Postgres outage just leaves them queued, and the unique references make redelivery harmless.
+import type { Db } from '../db/client.js';
+import { usageEvents } from '../db/schema.js';
+import type { Logger } from '../log.js';
+import type { HoldStore, Settlement } from './holds/types.js';
+import { postUsageBatch } from './ledger.js';
+
+export interface SettlerOptions {
+  db: Db;
+  holds: HoldStore;
+  log: Logger;
+  intervalMs: number;
+  batchSize?: number;
+}
+
+export class Settler {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<number> | undefined;
+  private stopped = false;
+  private failing = false;
+
+  constructor(private readonly options: SettlerOptions) {}
+
+  start(): void {
+    this.stopped = false;
+    this.schedule();
+  }
+
+  /** Settles one batch; returns how many settlements it wrote. Concurrent calls share one run. */
+  flushOnce(): Promise<number> {
+    this.running ??= this.settleBatch().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  /** Stops the loop and settles everything queued, until the queue is empty or the deadline passes. */
+  async drain(deadlineMs = 10_000): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    const deadline = Date.now() + deadlineMs;
+    while (Date.now() < deadline) {
+      try {
+        if ((await this.flushOnce()) === 0) return;
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
+    this.options.log.warn('settlements still queued at shutdown; they stay in the queue and are settled at next start');
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => void this.tick(), this.options.intervalMs);
+    this.timer.unref();
+  }
+
+  private async tick(): Promise<void> {
+    try {
+      // Keep going while batches come back full, then wait for the next interval.
+      while (!this.stopped && (await this.flushOnce()) >= (this.options.batchSize ?? 500));
+      if (this.failing) this.options.log.info('settlement recovered: Postgres writes succeed again');
+      this.failing = false;
+    } catch (error) {
+      if (!this.failing) this.options.log.warn({ err: error }, 'settlement failed; usage stays queued and is retried');
+      this.failing = true;
+    }
+    this.schedule();
+  }
+
+  private async settleBatch(): Promise<number> {
+    const queued = await this.options.holds.claimSettlements(this.options.batchSize ?? 500);
+    if (queued.length === 0) return 0;
+    await writeSettlements(this.options.db, queued.map((q) => q.settlement));
+    await this.options.holds.ackSettlements(queued);
+    return queued.length;
+  }
+}
+
+/** Writes usage rows and ledger rows for a batch in one transaction; replays change nothing. */
+export async function writeSettlements(db: Db, settlements: Settlement[]): Promise<void> {
+  const byAccount = new Map<string, Settlement[]>();
+  for (const s of settlements) byAccount.set(s.accountId, [...(byAccount.get(s.accountId) ?? []), s]);
+  await db.transaction(async (tx) => {
+    await tx.insert(usageEvents).values(settlements.map(toUsageRow)).onConflictDoNothing({ target: usageEvents.id });
+    // Accounts in a fixed order so two instances settling at once never deadlock.
+    for (const accountId of [...byAccount.keys()].sort()) {
+      const debits = byAccount.get(accountId)!.map((s) => ({
+        reference: s.requestId,
+        costTokens: s.costTokens,
+        metadata: { model: s.model, operation: s.operation, usageSource: s.usageSource },
+      }));
+      await postUsageBatch(tx, accountId, debits);
+    }
+  });
+}
+
+function toUsageRow(s: Settlement): typeof usageEvents.$inferInsert {
+  return {
+    id: s.requestId,
+    accountId: s.accountId,
+    keyId: s.keyId,
+    model: s.model,
+    provider: s.provider,
+    operation: s.operation,
+    inputTokens: s.inputTokens,
+    cachedInputTokens: s.cachedInputTokens,
+    outputTokens: s.outputTokens,
+    reasoningTokens: s.reasoningTokens,
+    images: s.images,
+    cost: s.costTokens,
+    rates: s.rates,
+    usageSource: s.usageSource,
+    status: s.status,
+    latencyMs: s.latencyMs,
+    stream: s.stream,
+    createdAt: new Date(s.createdAt),
+  };
+}

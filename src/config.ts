@@ -1,0 +1,71 @@
+// Environment configuration (SPEC section 5), parsed once with zod. No side effects at import.
+import { z } from 'zod';
+
+const url = (protocols: string[]) =>
+  z.string().refine((value) => {
+    try {
+      return protocols.includes(new URL(value).protocol);
+    } catch {
+      return false;
+    }
+  }, `a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+
+const optionalSecret = z.string().min(1).optional();
+const port = z.coerce.number({ message: 'an integer port 0-65535' }).int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+
+const envSchema = z.object({
+  PORT: port.default(8787),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
+  DATA_DIR: z.string().min(1).default('./data'),
+  REDIS_URL: url(['redis:', 'rediss:']).optional(),
+  REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]*$/, 'letters, digits, ":", "_" or "-"').default('tg:'),
+  ADMIN_API_KEY: z.string().regex(/^tg-[A-Za-z0-9_-]{32,}$/, 'a key of the form tg-<at least 32 base62/base64url chars>').optional(),
+  BILLING_SECRET: optionalSecret,
+  OPENAI_API_KEY: optionalSecret,
+  OPENAI_BASE_URL: url(['http:', 'https:']).default('https://api.openai.com/v1'),
+  GEMINI_API_KEY: optionalSecret,
+  GEMINI_BASE_URL: url(['http:', 'https:']).optional(),
+  STRIPE_SECRET_KEY: optionalSecret,
+  STRIPE_WEBHOOK_SECRET: optionalSecret,
+  STRIPE_API_BASE: url(['http:', 'https:']).optional(),
+  PUBLIC_URL: url(['http:', 'https:']).optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  UPSTREAM_TIMEOUT_MS: positiveInt.default(600_000),
+  HOLD_TTL_SECONDS: positiveInt.default(900),
+  SETTLE_INTERVAL_MS: positiveInt.default(50),
+  SHUTDOWN_TIMEOUT_MS: positiveInt.default(30_000),
+});
+
+export type Config = Omit<z.infer<typeof envSchema>, 'PUBLIC_URL'> & { PUBLIC_URL: string };
+
+export class ConfigError extends Error {}
+
+/** Parses the environment; throws ConfigError with one line naming the first bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // Empty strings mean "unset", as in most deployment tools.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const name = String(issue.path[0] ?? 'environment');
+    const line = `Invalid configuration: ${name} must be ${expectation(issue.message)} (got ${shown(name, env[name] ?? '')})`;
+    throw new ConfigError(line.replace(/\s+/g, ' '));
+  }
+  const config = parsed.data;
+  return { ...config, PUBLIC_URL: config.PUBLIC_URL ?? `http://localhost:${config.PORT}` };
+}
+
+function expectation(message: string): string {
+  return message
+    .replace(/^Invalid input: expected /, '')
+    .replace(/^Invalid option: expected /, '')
+    .replace(/^Too (small|big): expected /, '');
+}
+
+// The error line goes to stderr and log collectors: never echo a secret, nor a password inside a URL.
+function shown(name: string, value: string): string {
+  if (/(_KEY|_SECRET)$/.test(name)) return 'a value that is not shown, as it is a secret';
+  return JSON.stringify(value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/:@]*:)[^/@]*@/i, '$1***@'));
+}

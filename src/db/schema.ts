@@ -1,0 +1,160 @@
+// The Postgres data model (SPEC section 6). Table and column names are a contract: operators query them.
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  bigserial,
+  boolean,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core';
+
+// Money columns are bigint in Postgres and checked safe integers in JS (see src/billing/money.ts).
+const tokens = (name: string) => bigint(name, { mode: 'number' });
+const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
+
+export const accounts = pgTable(
+  'accounts',
+  {
+    id: text('id').primaryKey(),
+    name: text('name').notNull(),
+    email: text('email'),
+    status: text('status', { enum: ['active', 'suspended'] }).notNull().default('active'),
+    balance: tokens('balance').notNull().default(0),
+    lowBalanceThreshold: tokens('low_balance_threshold'),
+    autoRechargeEnabled: boolean('auto_recharge_enabled').notNull().default(false),
+    autoRechargeThreshold: tokens('auto_recharge_threshold'),
+    autoRechargePackageId: text('auto_recharge_package_id'),
+    autoRechargeMonthlyLimitTokens: tokens('auto_recharge_monthly_limit_tokens'),
+    stripeCustomerId: text('stripe_customer_id'),
+    createdAt: createdAt(),
+  },
+  (t) => [index('accounts_created_at_idx').on(t.createdAt), check('accounts_status_check', sql`${t.status} in ('active', 'suspended')`)],
+);
+
+export const apiKeys = pgTable(
+  'api_keys',
+  {
+    id: text('id').primaryKey(),
+    accountId: text('account_id').notNull().references(() => accounts.id),
+    keyHash: text('key_hash').notNull(),
+    prefix: text('prefix').notNull(),
+    role: text('role', { enum: ['user', 'admin', 'auditor'] }).notNull().default('user'),
+    name: text('name').notNull(),
+    rpm: integer('rpm'),
+    tpm: integer('tpm'),
+    budgetTokens: tokens('budget_tokens'),
+    models: text('models').array(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }),
+    revokedAt: timestamp('revoked_at', { withTimezone: true }),
+    lastUsedAt: timestamp('last_used_at', { withTimezone: true }),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex('api_keys_key_hash_idx').on(t.keyHash),
+    index('api_keys_account_idx').on(t.accountId),
+    check('api_keys_role_check', sql`${t.role} in ('user', 'admin', 'auditor')`),
+  ],
+);
+
+export const usageEvents = pgTable(
+  'usage_events',
+  {
+    id: text('id').primaryKey(), // the request id
+    accountId: text('account_id').notNull().references(() => accounts.id),
+    keyId: text('key_id'),
+    model: text('model').notNull(),
+    provider: text('provider').notNull(),
+    operation: text('operation'),
+    inputTokens: integer('input_tokens').notNull().default(0),
+    cachedInputTokens: integer('cached_input_tokens').notNull().default(0),
+    outputTokens: integer('output_tokens').notNull().default(0),
+    reasoningTokens: integer('reasoning_tokens').notNull().default(0),
+    images: integer('images').notNull().default(0),
+    cost: tokens('cost').notNull(),
+    rates: jsonb('rates').notNull(),
+    usageSource: text('usage_source', { enum: ['provider', 'estimated'] }).notNull(),
+    status: text('status', { enum: ['ok', 'error', 'client_aborted'] }).notNull(),
+    latencyMs: integer('latency_ms').notNull().default(0),
+    stream: boolean('stream').notNull().default(false),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index('usage_events_account_created_idx').on(t.accountId, t.createdAt),
+    index('usage_events_created_idx').on(t.createdAt),
+  ],
+);
+
+export const ledgerTypes = [
+  'purchase',
+  'grant',
+  'deduction',
+  'usage',
+  'refund',
+  'dispute',
+  'dispute_won',
+  'auto_recharge',
+  'adjustment',
+] as const;
+export type LedgerType = (typeof ledgerTypes)[number];
+
+export const ledgerEntries = pgTable(
+  'ledger_entries',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    accountId: text('account_id').notNull().references(() => accounts.id),
+    type: text('type', { enum: ledgerTypes }).notNull(),
+    amount: tokens('amount').notNull(),
+    balanceAfter: tokens('balance_after').notNull(),
+    reference: text('reference').notNull(),
+    metadata: jsonb('metadata').notNull().default({}),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex('ledger_entries_type_reference_idx').on(t.type, t.reference),
+    index('ledger_entries_account_id_idx').on(t.accountId, t.id),
+  ],
+);
+
+export const packages = pgTable('packages', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  tokens: tokens('tokens').notNull(),
+  priceCents: integer('price_cents').notNull(),
+  currency: text('currency').notNull().default('usd'),
+  active: boolean('active').notNull().default(true),
+  sortOrder: integer('sort_order').notNull().default(0),
+  createdAt: createdAt(),
+});
+
+export const settings = pgTable('settings', {
+  key: text('key').primaryKey(),
+  value: jsonb('value').notNull(),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+export const stripeEvents = pgTable('stripe_events', {
+  id: text('id').primaryKey(), // Stripe's event id: a replayed webhook hits this key
+  type: text('type').notNull(),
+  createdAt: createdAt(),
+});
+
+// Holds are live in Redis (or in process); this table records holds that outlived their request
+// (expired or abandoned) so operators can audit them. Not on the hot path.
+export const holds = pgTable(
+  'holds',
+  {
+    id: text('id').primaryKey(),
+    accountId: text('account_id').notNull().references(() => accounts.id),
+    amount: tokens('amount').notNull(),
+    status: text('status', { enum: ['held', 'captured', 'voided', 'expired'] }).notNull(),
+    createdAt: createdAt(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [index('holds_account_idx').on(t.accountId)],
+);

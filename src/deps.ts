@@ -1,0 +1,83 @@
+// The one typed bag of services, built once at start and closed once at shutdown.
+import { Redis } from 'ioredis';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { findAccount } from './accounts/accounts.js';
+import { SettingsStore } from './accounts/settings.js';
+import { MemoryHoldStore } from './billing/holds/memory-store.js';
+import { RedisHoldStore } from './billing/holds/redis-store.js';
+import type { BalanceLoader, HoldStore } from './billing/holds/types.js';
+import { loadPriceTable, type PriceTable } from './billing/price-table.js';
+import type { Config } from './config.js';
+import { openDatabase, type Database, type Db } from './db/client.js';
+import { runMigrations } from './db/migrate.js';
+import { seed } from './db/seed.js';
+import { KeyAuthenticator } from './http/auth.js';
+import { closeTokenizerWorkers, warmTokenizers } from './metering/tokenizer.js';
+import type { Logger } from './log.js';
+import { MemoryIdempotencyStore, RedisIdempotencyStore, type IdempotencyStore } from './proxy/idempotency.js';
+import { createProviderRegistry, type ProviderRegistry } from './providers/registry.js';
+import { Settler } from './billing/settler.js';
+
+export interface Deps {
+  config: Config;
+  log: Logger;
+  database: Database;
+  db: Db;
+  prices: PriceTable;
+  settings: SettingsStore;
+  authenticator: KeyAuthenticator;
+  holds: HoldStore;
+  settler: Settler;
+  idempotency: IdempotencyStore;
+  providers: ProviderRegistry;
+  redis: Redis | null;
+}
+
+/** Opens Postgres (or PGlite), applies migrations, seeds defaults and connects the hold store. */
+export async function buildDeps(config: Config, log: Logger): Promise<Deps> {
+  const database = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
+  const applied = await runMigrations(database);
+  if (applied.length > 0) log.info({ applied }, 'migrations applied');
+  await seed(database.db);
+
+  const loadBalance: BalanceLoader = async (accountId) => {
+    const account = await findAccount(database.db, accountId);
+    if (!account) throw new Error(`Account ${accountId} does not exist`);
+    return account.balance;
+  };
+  const redis = config.REDIS_URL ? new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, enableAutoPipelining: true }) : null;
+  const holds: HoldStore = redis ? new RedisHoldStore(redis, { prefix: config.REDIS_PREFIX, loadBalance }) : memoryHolds(config, loadBalance);
+
+  const prices = loadPriceTable();
+  // Loading an encoding takes a few hundred ms: pay it at start, not on the first request.
+  warmTokenizers([...new Set(prices.all().flatMap((m) => (m.kind === 'chat' ? [m.encoding] : [])))]);
+  return {
+    config,
+    log,
+    database,
+    db: database.db,
+    prices,
+    settings: new SettingsStore(database.db),
+    authenticator: new KeyAuthenticator(database.db, log),
+    holds,
+    settler: new Settler({ db: database.db, holds, log, intervalMs: config.SETTLE_INTERVAL_MS }),
+    idempotency: redis ? new RedisIdempotencyStore(redis, config.REDIS_PREFIX) : new MemoryIdempotencyStore(),
+    providers: createProviderRegistry(config),
+    redis,
+  };
+}
+
+// The in-process store journals settlements under DATA_DIR so a crash before they reach Postgres loses none.
+function memoryHolds(config: Config, loadBalance: BalanceLoader): HoldStore {
+  mkdirSync(config.DATA_DIR, { recursive: true });
+  return new MemoryHoldStore({ loadBalance, journalFile: path.resolve(config.DATA_DIR, 'settlements.jsonl') });
+}
+
+export async function closeDeps(deps: Deps): Promise<void> {
+  await deps.settler.drain();
+  await closeTokenizerWorkers();
+  await deps.holds.close();
+  if (deps.redis) await deps.redis.quit().catch(() => deps.redis?.disconnect());
+  await deps.database.close();
+}

@@ -1,0 +1,58 @@
+// Starts a gateway: services, bootstrap admin, HTTP server. Used by src/server.ts and by the tests.
+import { serve, type ServerType } from '@hono/node-server';
+import type { AddressInfo } from 'node:net';
+import { ensureBootstrapAdmin, type BootstrapResult } from './accounts/bootstrap-admin.js';
+import { createApp } from './app.js';
+import type { Config } from './config.js';
+import { buildDeps, closeDeps, type Deps } from './deps.js';
+import type { Logger } from './log.js';
+
+export interface RunningGateway {
+  url: string;
+  port: number;
+  deps: Deps;
+  bootstrap: BootstrapResult;
+  /** Stops accepting, finishes in-flight requests, drains settlements, closes pools. */
+  stop(): Promise<void>;
+}
+
+export async function startGateway(config: Config, log: Logger): Promise<RunningGateway> {
+  const deps = await buildDeps(config, log);
+  const bootstrap = await ensureBootstrapAdmin(deps.db, config.ADMIN_API_KEY);
+  deps.settler.start();
+  const app = createApp(deps);
+  const server = await listen(app.fetch, config.PORT, config.HOST);
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${port}`;
+  log.info({ port, database: deps.database.kind, holds: deps.redis ? 'redis' : 'in-process' }, `tokengate listening on ${url}`);
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      await closeServer(server);
+      await closeDeps(deps);
+    })());
+  return { url, port, deps, bootstrap, stop };
+}
+
+/**
+ * Stops accepting and waits for in-flight requests. Connections that turn idle after close() (a
+ * keep-alive connection whose stream just ended) are closed as they go idle, not after keepAliveTimeout.
+ */
+async function closeServer(server: ServerType): Promise<void> {
+  const http = server as import('node:http').Server;
+  const closed = new Promise<void>((resolve) => http.close(() => resolve()));
+  const sweep = setInterval(() => http.closeIdleConnections(), 100);
+  try {
+    await closed;
+  } finally {
+    clearInterval(sweep);
+  }
+}
+
+function listen(fetch: Parameters<typeof serve>[0]['fetch'], port: number, hostname: string): Promise<ServerType> {
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch, port, hostname }, () => resolve(server));
+    server.once('error', reject);
+  });
+}

@@ -1,0 +1,173 @@
+/**
+ * Meters an upstream OpenAI chat completion SSE stream on its way to the client (SPEC 3.5, 3.6).
+ *
+ * Byte-exact pass-through comes from forwarding the upstream's own bytes, frame by frame: the
+ * stream is cut at the blank lines that end SSE events (SseFrameSplitter, the one SSE rule that
+ * decides what a client sees as one event), and each frame is handed to eventsource-parser, which
+ * interprets its fields (data, event, id, comments, multi-line data, BOM). A frame is forwarded
+ * untouched unless it is the usage chunk the client did not ask for: a usage-only chunk is dropped,
+ * and usage riding on a chunk with choices is removed by re-serializing that one event. Holding a
+ * frame until its blank line costs no latency a client could use, since it cannot act on half an event.
+ *
+ * With include_usage, OpenAI also puts `"usage": null` on every other chunk. Those pass through
+ * unchanged: removing them would mean rewriting every event, and clients already accept the field.
+ */
+import { createParser, type EventSourceMessage, type EventSourceParser } from 'eventsource-parser';
+import { GeneratedAccumulator, type GeneratedOutput } from './generated.js';
+import { arrayOrEmpty, isJsonObject, stringOrEmpty, type JsonObject } from './guards.js';
+import { SseFrameSplitter } from './sse-frames.js';
+import { usageFromOpenAI, type ProviderUsage } from './usage.js';
+
+export type OpenAIStreamResult = {
+  /** The provider's usage, when a chunk carried it (the last one wins). */
+  usage: ProviderUsage | null;
+  /** Everything generated so far, for estimating output when `usage` is null. */
+  generated: GeneratedOutput;
+  /** Whether `data: [DONE]` arrived, i.e. the provider finished the stream normally. */
+  sawDone: boolean;
+  /** An `error` object the provider sent inside the stream (a string error is wrapped as `{ message }`). */
+  error: JsonObject | null;
+};
+
+export type OpenAIStreamMeterOptions = {
+  /** True when the gateway added include_usage and the client did not ask for usage (see requestWantsUsage). */
+  stripUsageChunk: boolean;
+};
+
+export type StreamOptionsCarrier = { stream_options?: { include_usage?: boolean } | null };
+
+export function requestWantsUsage(body: StreamOptionsCarrier): boolean {
+  return body.stream_options?.include_usage === true;
+}
+
+export function withIncludeUsage<T extends StreamOptionsCarrier>(body: T): T & { stream_options: { include_usage: true } } {
+  return { ...body, stream_options: { ...body.stream_options, include_usage: true } };
+}
+
+/**
+ * Pipe the upstream body through `transform`; read `result()` at any time, including after the
+ * client cancelled midway (it then holds what passed through before the cancel).
+ */
+export class OpenAIStreamMeter {
+  readonly transform: TransformStream<Uint8Array, Uint8Array>;
+  private readonly splitter = new SseFrameSplitter();
+  private readonly parser: EventSourceParser;
+  private readonly decoder = new TextDecoder();
+  private readonly encoder = new TextEncoder();
+  private readonly generated = new GeneratedAccumulator();
+  private parsedEvents: EventSourceMessage[] = [];
+  private usage: ProviderUsage | null = null;
+  private sawDone = false;
+  private error: JsonObject | null = null;
+
+  constructor(private readonly options: OpenAIStreamMeterOptions) {
+    this.parser = createParser({ onEvent: (event) => this.parsedEvents.push(event) });
+    this.transform = new TransformStream<Uint8Array, Uint8Array>({
+      transform: (chunk, controller) => this.forward(this.splitter.push(chunk), controller),
+      flush: (controller) => this.forward(this.splitter.end(), controller),
+    });
+  }
+
+  result(): OpenAIStreamResult {
+    return { usage: this.usage, generated: this.generated.snapshot(), sawDone: this.sawDone, error: this.error };
+  }
+
+  private forward(frames: readonly Uint8Array[], controller: TransformStreamDefaultController<Uint8Array>): void {
+    for (const frame of frames) {
+      const output = this.processFrame(frame);
+      if (output !== null) controller.enqueue(output);
+    }
+  }
+
+  /** Records what the frame carries and returns the bytes to forward, or null to drop it. */
+  private processFrame(frame: Uint8Array): Uint8Array | null {
+    const events = this.parseFrame(frame);
+    const chunks = events.map((event) => this.record(event));
+    const [event] = events;
+    const [chunk] = chunks;
+    // Comments, keep-alives and anything not exactly one JSON chunk go through untouched.
+    if (!this.options.stripUsageChunk || events.length !== 1 || event === undefined || !chunk) return frame;
+    return this.withoutUsage(frame, event, chunk);
+  }
+
+  private parseFrame(frame: Uint8Array): EventSourceMessage[] {
+    this.parsedEvents = [];
+    this.parser.feed(this.decoder.decode(frame));
+    // Frames end at a blank line, but the parser holds back a trailing lone CR (it might start a
+    // CRLF) and the last frame may be unterminated; an explicit blank line makes it dispatch now.
+    this.parser.feed('\n\n');
+    return this.parsedEvents;
+  }
+
+  /** Returns the event's JSON chunk, or null for [DONE] and non-JSON data. */
+  private record(event: EventSourceMessage): JsonObject | null {
+    if (event.data === '[DONE]') {
+      this.sawDone = true;
+      return null;
+    }
+    const chunk = parseJson(event.data);
+    if (!isJsonObject(chunk)) return null;
+    const usage = usageFromOpenAI(chunk.usage);
+    if (usage !== null) this.usage = usage;
+    if (chunk.error !== undefined && chunk.error !== null) this.error = asErrorObject(chunk.error);
+    for (const choice of arrayOrEmpty(chunk.choices)) this.recordChoice(choice);
+    return chunk;
+  }
+
+  private recordChoice(choice: unknown): void {
+    if (!isJsonObject(choice) || !isJsonObject(choice.delta)) return;
+    const choiceIndex = typeof choice.index === 'number' ? choice.index : 0;
+    const delta = choice.delta;
+    this.generated.addContent(choiceIndex, stringOrEmpty(delta.content));
+    this.generated.addContent(choiceIndex, stringOrEmpty(delta.refusal));
+    arrayOrEmpty(delta.tool_calls).forEach((call, position) => this.recordToolCall(choiceIndex, call, position));
+    if (isJsonObject(delta.function_call)) {
+      this.generated.addToolCallFragment(`${choiceIndex}:function_call`, functionFragment(delta.function_call));
+    }
+  }
+
+  private recordToolCall(choiceIndex: number, call: unknown, position: number): void {
+    if (!isJsonObject(call) || !isJsonObject(call.function)) return;
+    const callIndex = typeof call.index === 'number' ? call.index : position;
+    this.generated.addToolCallFragment(`${choiceIndex}:${callIndex}`, functionFragment(call.function));
+  }
+
+  private withoutUsage(frame: Uint8Array, event: EventSourceMessage, chunk: JsonObject): Uint8Array | null {
+    if (chunk.usage === undefined || chunk.usage === null) return frame;
+    if (arrayOrEmpty(chunk.choices).length === 0) return null;
+    const withoutUsage = { ...chunk };
+    delete withoutUsage.usage;
+    return this.encoder.encode(serializeEvent(event, JSON.stringify(withoutUsage), lineEndingOf(frame)));
+  }
+}
+
+function parseJson(data: string): unknown {
+  try {
+    return JSON.parse(data);
+  } catch {
+    return undefined; // Not JSON: forwarded as-is and not metered, like any unknown event.
+  }
+}
+
+function asErrorObject(error: unknown): JsonObject {
+  return isJsonObject(error) ? error : { message: String(error) };
+}
+
+function functionFragment(fn: JsonObject): { name: string; arguments: string } {
+  return { name: stringOrEmpty(fn.name), arguments: stringOrEmpty(fn.arguments) };
+}
+
+function serializeEvent(event: EventSourceMessage, data: string, eol: string): string {
+  const lines: string[] = [];
+  if (event.event !== undefined) lines.push(`event: ${event.event}`);
+  if (event.id !== undefined) lines.push(`id: ${event.id}`);
+  lines.push(`data: ${data}`);
+  return lines.join(eol) + eol + eol;
+}
+
+/** The rewritten event keeps the upstream's line ending style. */
+function lineEndingOf(frame: Uint8Array): string {
+  const index = frame.findIndex((byte) => byte === 0x0a || byte === 0x0d);
+  if (index === -1 || frame[index] === 0x0a) return '\n';
+  return frame[index + 1] === 0x0a ? '\r\n' : '\r';
+}

@@ -1,0 +1,43 @@
+// Provider-reported usage, normalized to the four counts billing needs (SPEC 1 and 3.6).
+import { isJsonObject, isNonNegativeInteger } from './guards.js';
+
+/**
+ * Integers. `cachedInputTokens` is a subset of `inputTokens` and `reasoningTokens` a subset of
+ * `outputTokens`, as OpenAI reports them; pricing must not add them on top.
+ */
+export type ProviderUsage = {
+  inputTokens: number;
+  cachedInputTokens: number;
+  outputTokens: number;
+  reasoningTokens: number;
+};
+
+/**
+ * Maps an OpenAI `usage` object. Returns null when usage is absent or any count is not a
+ * non-negative integer, so the caller estimates instead of billing from numbers it cannot trust.
+ * Missing or null detail objects mean zero cached / reasoning tokens.
+ */
+export function usageFromOpenAI(usage: unknown): ProviderUsage | null {
+  if (!isJsonObject(usage)) return null;
+  const { prompt_tokens: inputTokens, completion_tokens: outputTokens } = usage;
+  if (!isNonNegativeInteger(inputTokens) || !isNonNegativeInteger(outputTokens)) return null;
+  const cachedInputTokens = optionalDetail(usage.prompt_tokens_details, 'cached_tokens');
+  const reasoningTokens = optionalDetail(usage.completion_tokens_details, 'reasoning_tokens');
+  if (cachedInputTokens === null || reasoningTokens === null) return null;
+  return {
+    inputTokens,
+    // Clamped so a provider glitch can never make the uncached remainder negative.
+    cachedInputTokens: Math.min(cachedInputTokens, inputTokens),
+    outputTokens,
+    reasoningTokens: Math.min(reasoningTokens, outputTokens),
+  };
+}
+
+/** 0 when the detail is absent, null when it is present but not a count. */
+function optionalDetail(details: unknown, field: string): number | null {
+  if (details === undefined || details === null) return 0;
+  if (!isJsonObject(details)) return null;
+  const value = details[field];
+  if (value === undefined || value === null) return 0;
+  return isNonNegativeInteger(value) ? value : null;
+}

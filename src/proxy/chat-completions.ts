@@ -1,0 +1,281 @@
+// The one core path of POST /v1/chat/completions (SPEC section 3):
+// validate -> reserve -> forward -> count -> settle. Routes stay thin; providers stay transport.
+import type { ChatModel } from '../billing/price-table.js';
+import { chargeFor } from '../billing/pricing.js';
+import type { Settlement } from '../billing/holds/types.js';
+import type { Deps } from '../deps.js';
+import type { AuthContext } from '../http/context.js';
+import { ApiError, badRequest, forbidden, fromZodError, insufficientBalance } from '../http/errors.js';
+import { generatedFromCompletion } from '../metering/completion.js';
+import { OpenAIStreamMeter, requestWantsUsage, withIncludeUsage } from '../metering/openai-stream.js';
+import { countCompletionTokens, estimatePromptTokensAsync, type PromptBody } from '../metering/tokenizer.js';
+import { usageFromOpenAI, type ProviderUsage } from '../metering/usage.js';
+import { UpstreamUnavailableError, type ChatProvider, type ChatResponse } from '../providers/types.js';
+import { chatRequestSchema, type ChatRequestBody } from './chat-request.js';
+import { fingerprintOf, type StoredResponse } from './idempotency.js';
+import { clampedOutputCap, planHold } from './reservation.js';
+import { jsonResponse, upstreamErrorBody } from './responses.js';
+
+export interface ChatCall {
+  requestId: string;
+  auth: AuthContext;
+  rawBody: string;
+  headers: Headers;
+  /** Aborted when the client goes away. */
+  clientSignal: AbortSignal;
+}
+
+/** A request that passed validation and holds money: everything settlement needs to know. */
+interface HeldRequest {
+  call: ChatCall;
+  model: ChatModel;
+  body: ChatRequestBody;
+  promptTokens: number;
+  startedAt: number;
+  idempotencyKey: string | null;
+}
+
+type Outcome = { usage: ProviderUsage; source: 'provider' | 'estimated'; status: Settlement['status'] };
+
+export async function handleChatCompletion(deps: Deps, call: ChatCall): Promise<Response> {
+  const startedAt = Date.now();
+  const body = parseBody(call.rawBody);
+  const model = resolveModel(deps, call.auth, body.model);
+  const provider = deps.providers.get(model.provider);
+  if (!provider) throw badRequest(`The model '${body.model}' is not available: its provider '${model.provider}' is not configured.`, 'model', 'model_not_available');
+
+  const idempotencyKey = call.headers.get('idempotency-key');
+  if (idempotencyKey) {
+    const replay = await startIdempotent(deps, call, idempotencyKey);
+    if (replay) return replay;
+  }
+  try {
+    const promptTokens = await estimatePromptTokensAsync(body as unknown as PromptBody, model.encoding);
+    const held: HeldRequest = { call, model, body, promptTokens, startedAt, idempotencyKey };
+    const upstreamBody = await reserve(deps, held);
+    return await forward(deps, held, provider, upstreamBody);
+  } catch (error) {
+    if (idempotencyKey) await deps.idempotency.abandon(call.auth.accountId, idempotencyKey);
+    throw error;
+  }
+}
+
+function parseBody(rawBody: string): ChatRequestBody {
+  let json: unknown;
+  try {
+    json = JSON.parse(rawBody);
+  } catch {
+    throw badRequest('The request body is not valid JSON.');
+  }
+  const parsed = chatRequestSchema.safeParse(json);
+  if (!parsed.success) throw fromZodError(parsed.error);
+  return parsed.data;
+}
+
+function resolveModel(deps: Deps, auth: AuthContext, id: string): ChatModel {
+  const model = deps.prices.chat(id);
+  if (!model) throw badRequest(`The model '${id}' does not exist or has no price.`, 'model', 'model_not_found');
+  if (auth.key.models && !auth.key.models.includes(id)) throw forbidden(`This API key may not use the model '${id}'.`);
+  return model;
+}
+
+async function startIdempotent(deps: Deps, call: ChatCall, key: string): Promise<Response | null> {
+  const start = await deps.idempotency.start(call.auth.accountId, key, fingerprintOf(call.rawBody));
+  if (start.state === 'new') return null;
+  if (start.state === 'mismatch') throw new ApiError(409, 'idempotency_key_reused', 'This Idempotency-Key was used with a different request body.', 'conflict_error', 'Idempotency-Key');
+  if (start.state === 'in_progress') throw new ApiError(409, 'idempotency_in_progress', 'A request with this Idempotency-Key is still in progress; retry later.', 'conflict_error', 'Idempotency-Key');
+  const { response } = start;
+  return new Response(Buffer.from(response.bodyBase64, 'base64'), {
+    status: response.status,
+    headers: { ...response.headers, 'x-tokengate-idempotent-replay': 'true' },
+  });
+}
+
+/** Holds the worst case (or what the balance pays, under `clamp`) and returns the body to send upstream. */
+async function reserve(deps: Deps, held: HeldRequest): Promise<Record<string, unknown>> {
+  const { body, model, promptTokens, call } = held;
+  const clientCap = body.max_completion_tokens ?? body.max_tokens ?? null;
+  const outputCap = Math.min(clientCap ?? model.maxOutputTokens, model.maxOutputTokens);
+  const { reservationPolicy } = await deps.settings.get();
+  const plan = planHold(promptTokens, outputCap, model, reservationPolicy);
+  const hold = await deps.holds.reserve({
+    accountId: call.auth.accountId,
+    holdId: call.requestId,
+    amountTokens: plan.amountTokens,
+    minimumTokens: plan.minimumTokens,
+    ttlSeconds: deps.config.HOLD_TTL_SECONDS,
+  });
+  if (!hold.ok) {
+    throw insufficientBalance(
+      `Insufficient balance: this request needs up to ${plan.minimumTokens} tokens and ${Math.max(0, hold.availableTokens)} are available.`,
+    );
+  }
+  const upstream: Record<string, unknown> = { ...body, model: model.upstreamModel };
+  if (hold.heldTokens < plan.amountTokens) {
+    // Clamp: ask for no more output than the balance pays for, in the field the client used.
+    const cap = clampedOutputCap(hold.heldTokens, promptTokens, outputCap, model);
+    upstream[body.max_tokens != null && body.max_completion_tokens == null ? 'max_tokens' : 'max_completion_tokens'] = cap;
+  }
+  return body.stream ? withIncludeUsage(upstream) : upstream;
+}
+
+async function forward(deps: Deps, held: HeldRequest, provider: ChatProvider, upstreamBody: Record<string, unknown>): Promise<Response> {
+  const upstreamAbort = new AbortController();
+  const abortUpstream = () => upstreamAbort.abort();
+  held.call.clientSignal.addEventListener('abort', abortUpstream, { once: true });
+  let response: ChatResponse;
+  try {
+    response = await provider.chat({ model: held.model, body: upstreamBody, stream: held.body.stream === true, signal: upstreamAbort.signal, headers: held.call.headers });
+  } catch (error) {
+    held.call.clientSignal.removeEventListener('abort', abortUpstream);
+    await deps.holds.void(held.call.auth.accountId, held.call.requestId);
+    if (error instanceof UpstreamUnavailableError) {
+      throw new ApiError(error.kind === 'timeout' ? 504 : 502, `upstream_${error.kind}`, error.message, 'upstream_error');
+    }
+    throw error;
+  }
+  if (response.status >= 400 || !held.body.stream || !response.contentType.includes('text/event-stream')) {
+    held.call.clientSignal.removeEventListener('abort', abortUpstream);
+    return completeBuffered(deps, held, response);
+  }
+  return completeStream(deps, held, response, upstreamAbort, () => held.call.clientSignal.removeEventListener('abort', abortUpstream));
+}
+
+/** Non-stream answers and provider errors: read the whole body, bill from its usage, answer once. */
+async function completeBuffered(deps: Deps, held: HeldRequest, response: ChatResponse): Promise<Response> {
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await new Response(response.body).arrayBuffer());
+  } catch (error) {
+    // The client left (upstream aborted) or the connection broke mid-body: the prompt was processed.
+    const status = held.call.clientSignal.aborted ? 'client_aborted' : 'error';
+    await settle(deps, held, { usage: estimatedUsage(held, { content: '', toolCalls: [] }), source: 'estimated', status });
+    if (status === 'client_aborted') return new Response(null, { status: 499 }); // nobody is listening
+    throw new ApiError(502, 'upstream_connection', `The provider's response broke off: ${(error as Error).message}`, 'upstream_error');
+  }
+  const json = parseJsonOrNull(bytes);
+  const reported = usageFromOpenAI((json as { usage?: unknown } | null)?.usage);
+
+  if (response.status >= 400) {
+    if (reported) await settle(deps, held, { usage: reported, source: 'provider', status: 'error' });
+    else await deps.holds.void(held.call.auth.accountId, held.call.requestId);
+    return jsonResponse(response.status, upstreamErrorBody(json, bytes, response.status), response.passHeaders);
+  }
+  if (json === null) {
+    await deps.holds.void(held.call.auth.accountId, held.call.requestId);
+    throw new ApiError(502, 'upstream_malformed', 'The provider returned a body that is not JSON.', 'upstream_error');
+  }
+  const outcome: Outcome = reported
+    ? { usage: reported, source: 'provider', status: 'ok' }
+    : { usage: estimatedUsage(held, generatedFromCompletion(json)), source: 'estimated', status: 'ok' };
+  const { costTokens, balanceTokens } = await settle(deps, held, outcome);
+  const headers = { ...response.passHeaders, 'content-type': 'application/json', 'x-tokengate-cost': String(costTokens), 'x-tokengate-balance': String(balanceTokens) };
+  await rememberIdempotent(deps, held, 200, headers, bytes);
+  return new Response(bytes, { status: 200, headers });
+}
+
+/**
+ * Streams: the provider's bytes go to the client as they come (minus the usage chunk the client did
+ * not ask for). Settlement runs once, when the stream ends, breaks or the client goes away.
+ */
+function completeStream(deps: Deps, held: HeldRequest, response: ChatResponse, upstreamAbort: AbortController, detach: () => void): Response {
+  const meter = new OpenAIStreamMeter({ stripUsageChunk: !requestWantsUsage(held.body) });
+  const reader = response.body.pipeThrough(meter.transform).getReader();
+  const replayCopy: Uint8Array[] = [];
+  let finished = false;
+
+  const finish = async (ending: 'done' | 'client_aborted' | 'upstream_broke') => {
+    if (finished) return;
+    finished = true;
+    detach();
+    const result = meter.result();
+    const status: Settlement['status'] = ending === 'client_aborted' ? 'client_aborted' : ending === 'upstream_broke' || result.error ? 'error' : 'ok';
+    const outcome: Outcome = result.usage
+      ? { usage: result.usage, source: 'provider', status }
+      : { usage: estimatedUsage(held, result.generated), source: 'estimated', status };
+    try {
+      await settle(deps, held, outcome);
+      if (ending === 'done' && status === 'ok') await rememberIdempotent(deps, held, 200, streamHeaders(), Buffer.concat(replayCopy));
+      else if (held.idempotencyKey) await deps.idempotency.abandon(held.call.auth.accountId, held.idempotencyKey);
+    } catch (error) {
+      deps.log.error({ err: error, requestId: held.call.requestId }, 'could not settle a stream');
+    }
+  };
+
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read();
+        if (done) {
+          controller.close();
+          await finish('done');
+          return;
+        }
+        if (held.idempotencyKey) replayCopy.push(value);
+        controller.enqueue(value);
+      } catch (error) {
+        const ending = held.call.clientSignal.aborted ? 'client_aborted' : 'upstream_broke';
+        await finish(ending);
+        controller.error(error);
+      }
+    },
+    async cancel() {
+      // The client went away: stop the provider at once, then bill what it generated so far.
+      upstreamAbort.abort();
+      await reader.cancel().catch(() => {});
+      await finish('client_aborted');
+    },
+  });
+  return new Response(body, { status: 200, headers: { ...response.passHeaders, ...streamHeaders() } });
+}
+
+function streamHeaders(): Record<string, string> {
+  return { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' };
+}
+
+/** Output counted with tiktoken when the provider reported nothing; the prompt is our own estimate. */
+function estimatedUsage(held: HeldRequest, generated: Parameters<typeof countCompletionTokens>[0]): ProviderUsage {
+  return { inputTokens: held.promptTokens, cachedInputTokens: 0, outputTokens: countCompletionTokens(generated, held.model.encoding), reasoningTokens: 0 };
+}
+
+/** Captures the cost against the hold (releasing the rest) and queues the durable settlement. */
+async function settle(deps: Deps, held: HeldRequest, outcome: Outcome): Promise<{ costTokens: number; balanceTokens: number }> {
+  const { model, call } = held;
+  const costTokens = chargeFor(outcome.usage, model);
+  const settlement: Settlement = {
+    requestId: call.requestId,
+    accountId: call.auth.accountId,
+    keyId: call.auth.key.id,
+    model: model.id,
+    provider: model.provider,
+    operation: call.headers.get('x-tokengate-operation')?.slice(0, 100) || null,
+    inputTokens: outcome.usage.inputTokens,
+    cachedInputTokens: outcome.usage.cachedInputTokens,
+    outputTokens: outcome.usage.outputTokens,
+    reasoningTokens: outcome.usage.reasoningTokens,
+    images: 0,
+    costTokens,
+    rates: { input: model.input, cachedInput: model.cachedInput, output: model.output, per: 1_000_000 },
+    usageSource: outcome.source,
+    status: outcome.status,
+    latencyMs: Date.now() - held.startedAt,
+    stream: held.body.stream === true,
+    createdAt: new Date(held.startedAt).toISOString(),
+  };
+  const { balanceTokens } = await deps.holds.capture(call.requestId, settlement);
+  return { costTokens, balanceTokens };
+}
+
+async function rememberIdempotent(deps: Deps, held: HeldRequest, status: number, headers: Record<string, string>, bytes: Uint8Array): Promise<void> {
+  if (!held.idempotencyKey) return;
+  const stored: StoredResponse = { status, headers: { ...headers, 'x-tokengate-original-request-id': held.call.requestId }, bodyBase64: Buffer.from(bytes).toString('base64') };
+  await deps.idempotency.complete(held.call.auth.accountId, held.idempotencyKey, fingerprintOf(held.call.rawBody), stored);
+}
+
+function parseJsonOrNull(bytes: Uint8Array): unknown {
+  try {
+    return JSON.parse(Buffer.from(bytes).toString('utf8'));
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,11 @@
+import { Hono } from 'hono';
+import { requireKey } from '../../http/auth.js';
+import type { AppEnv } from '../../http/context.js';
+import { adminAccounts } from './accounts.js';
+import { adminReconcile } from './reconcile.js';
+
+export const adminRoutes = new Hono<AppEnv>();
+
+adminRoutes.use('*', requireKey('admin-or-auditor-read'));
+adminRoutes.route('/', adminAccounts);
+adminRoutes.route('/', adminReconcile);

@@ -1,0 +1,39 @@
+// Input schemas of the admin routes: they validate and document what each route takes.
+import { z } from 'zod';
+
+export const tokenAmount = z.number().int().refine(Number.isSafeInteger, 'must be a safe integer');
+
+export const createAccountSchema = z.object({
+  name: z.string().trim().min(1).max(200),
+  email: z.email().max(320).optional(),
+  grant: tokenAmount.nonnegative().optional(),
+});
+
+export const updateAccountSchema = z.object({ status: z.enum(['active', 'suspended']) });
+
+export const createKeySchema = z.object({
+  name: z.string().trim().min(1).max(200),
+  role: z.enum(['user', 'admin', 'auditor']).default('user'),
+  rpm: z.number().int().positive().optional(),
+  tpm: z.number().int().positive().optional(),
+  budget: tokenAmount.positive().optional(),
+  models: z.array(z.string().min(1)).min(1).optional(),
+  expiresAt: z.iso.datetime({ offset: true }).optional(),
+});
+
+export const grantSchema = z.object({
+  amount: tokenAmount.refine((n) => n !== 0, 'must not be zero'),
+  reason: z.string().trim().min(1).max(500),
+  idempotencyKey: z.string().trim().min(1).max(200),
+  allowNegative: z.boolean().default(false),
+});
+
+export const listAccountsSchema = z.object({
+  q: z.string().optional(),
+  status: z.enum(['active', 'suspended']).optional(),
+  minBalance: z.coerce.number().int().optional(),
+  maxBalance: z.coerce.number().int().optional(),
+  lowBalance: z.enum(['true', 'false']).optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().optional(),
+});

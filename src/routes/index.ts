@@ -1,0 +1,14 @@
+// Registers every route group on the app.
+import type { Hono } from 'hono';
+import type { AppEnv } from '../http/context.js';
+import { accountRoutes } from './account/index.js';
+import { adminRoutes } from './admin/index.js';
+import { opsRoutes } from './ops/index.js';
+import { v1Routes } from './v1/index.js';
+
+export function registerRoutes(app: Hono<AppEnv>): void {
+  app.route('/', opsRoutes);
+  app.route('/account', accountRoutes);
+  app.route('/admin', adminRoutes);
+  app.route('/v1', v1Routes);
+}

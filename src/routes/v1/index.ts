@@ -1,0 +1,29 @@
+// The OpenAI-compatible surface: thin handlers over the proxy core.
+import { Hono } from 'hono';
+import { requireKey } from '../../http/auth.js';
+import type { AppEnv } from '../../http/context.js';
+import { handleChatCompletion } from '../../proxy/chat-completions.js';
+
+export const v1Routes = new Hono<AppEnv>();
+
+v1Routes.use('*', requireKey('any'));
+
+v1Routes.post('/chat/completions', async (c) =>
+  handleChatCompletion(c.get('deps'), {
+    requestId: c.get('requestId'),
+    auth: c.get('auth'),
+    rawBody: await c.req.text(),
+    headers: c.req.raw.headers,
+    clientSignal: c.req.raw.signal,
+  }),
+);
+
+v1Routes.get('/models', (c) => {
+  const { prices, providers } = c.get('deps');
+  const allowed = c.get('auth').key.models;
+  const data = prices
+    .all()
+    .filter((m) => m.kind === 'chat' && providers.has(m.provider) && (!allowed || allowed.includes(m.id)))
+    .map((m) => ({ id: m.id, object: 'model' as const, created: 0, owned_by: m.provider }));
+  return c.json({ object: 'list', data });
+});
