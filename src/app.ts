@@ -1,6 +1,7 @@
 // createApp(deps): the HTTP surface. Route groups mount here; every error leaves in OpenAI's shape.
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { NUL_IN_TEXT, postgresErrorCode } from './db/errors.js';
 import type { Deps } from './deps.js';
 import type { AppEnv } from './http/context.js';
 import { ApiError, notFound } from './http/errors.js';
@@ -46,6 +47,10 @@ export function createApp(deps: Deps): Hono<AppEnv> {
     if (error instanceof ApiError) {
       for (const [name, value] of Object.entries(error.headers)) c.header(name, value);
       return c.json(error.toBody(), error.status);
+    }
+    if (postgresErrorCode(error) === NUL_IN_TEXT) {
+      // Postgres refuses NUL bytes in text; that is bad input, not our failure.
+      return c.json(new ApiError(400, 'invalid_request', 'Text values must not contain NUL (\\u0000) characters.').toBody(), 400);
     }
     deps.log.error({ err: error, requestId: c.get('requestId'), path: c.req.path }, 'unhandled error');
     const internal = new ApiError(500, 'internal_error', `Internal error; quote request id ${c.get('requestId')} when reporting it.`, 'api_error');

@@ -3,6 +3,7 @@
 // transaction. (type, reference) is unique: replaying a posting returns the first result unchanged.
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Db, Tx } from '../db/client.js';
+import { postgresErrorCode, UNIQUE_VIOLATION } from '../db/errors.js';
 import { accounts, ledgerEntries, type LedgerType } from '../db/schema.js';
 import { assertTokens } from './money.js';
 
@@ -40,7 +41,7 @@ export async function post(db: Db, posting: Posting): Promise<PostingResult> {
   } catch (error) {
     // Two postings with one reference for different accounts lock different rows; the unique index
     // decides, and the loser reports the winner's entry.
-    if (isUniqueViolation(error)) {
+    if (postgresErrorCode(error) === UNIQUE_VIOLATION) {
       const existing = await findByReference(db, posting.type, posting.reference);
       if (existing) return replay(existing, posting);
     }
@@ -98,11 +99,6 @@ function replay(existing: LedgerEntry, posting: Posting): PostingResult {
     throw new LedgerError('reference_conflict', `Reference ${posting.reference} was already used for another account.`);
   }
   return { entry: existing, replayed: true };
-}
-
-function isUniqueViolation(error: unknown): boolean {
-  const code = (error as { code?: string; cause?: { code?: string } } | null)?.code ?? (error as { cause?: { code?: string } })?.cause?.code;
-  return code === '23505';
 }
 
 export interface ReconcileRow {

@@ -6,7 +6,7 @@ import type { Db } from '../db/client.js';
 import { accounts, apiKeys } from '../db/schema.js';
 import type { Logger } from '../log.js';
 import type { AppEnv, AuthContext } from './context.js';
-import { ApiError, forbidden, unauthorized } from './errors.js';
+import { forbidden, unauthorized } from './errors.js';
 
 interface CachedKey {
   key: ApiKeyRow;
@@ -41,7 +41,7 @@ export class KeyAuthenticator {
     const { key, accountStatus } = found;
     if (key.revokedAt) throw unauthorized('This API key has been revoked.');
     if (key.expiresAt && key.expiresAt.getTime() <= this.now()) throw unauthorized('This API key has expired.');
-    if (accountStatus !== 'active') throw new ApiError(403, 'account_suspended', 'This account is suspended.', 'permission_error');
+    if (accountStatus !== 'active') throw forbidden('This account is suspended; ask an admin to reactivate it.');
     this.touch(key.id);
     return { key, accountId: key.accountId };
   }

@@ -7,9 +7,10 @@
  * extension errs upward, because the estimate sizes a hold: tool and function definitions and
  * `response_format` schemas are counted as their JSON text, which is longer than the compact form
  * the provider renders; assistant tool calls are counted as their full JSON. Known gaps that can
- * undercount: images cost a fixed 85 (low detail) or 765 tokens, which is exact for gpt-4o-style
- * tiling up to a square 2048px image but low for very elongated images and for models that price
- * images differently (gpt-4o-mini); audio and file parts are not counted. Settlement uses the
+ * undercount: images cost a fixed 85 (low detail) or 765 tokens, which is gpt-4o's high-detail
+ * cost for images up to a 4:3 aspect ratio but low for wider ones (16:9 costs 1,105, the extreme
+ * 1,445) and for models that price images differently (gpt-4o-mini); audio and file parts are not
+ * counted. Settlement uses the
  * provider's own usage whenever it reports one, so these gaps only affect the size of the hold.
  */
 import type OpenAI from 'openai';
@@ -38,7 +39,10 @@ export const IMAGE_TOKENS_DEFAULT = 765;
 export const TOOL_DEFINITIONS_OVERHEAD = 12;
 /** Formatting the model emits around each tool call, beyond its name and arguments. */
 export const TOKENS_PER_GENERATED_TOOL_CALL = 4;
-/** Below this many characters of prompt text, counting (well under 10 ms) is cheaper than a worker round trip. */
+/**
+ * Prompts with less text than this (about 8k tokens, 10-20 ms of encoding on a 2-core machine) are
+ * counted inline: a short stall, and the common small request skips the thread hop.
+ */
 export const INLINE_COUNT_MAX_CHARS = 32 * 1024;
 
 /** The text to encode plus the tokens that come from fixed overheads rather than text. */

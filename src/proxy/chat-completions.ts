@@ -128,6 +128,12 @@ async function forward(deps: Deps, held: HeldRequest, provider: ChatProvider, up
     response = await provider.chat({ model: held.model, body: upstreamBody, stream: held.body.stream === true, signal: upstreamAbort.signal, headers: held.call.headers });
   } catch (error) {
     held.call.clientSignal.removeEventListener('abort', abortUpstream);
+    if (held.call.clientSignal.aborted) {
+      // The client left while the provider had the prompt: bill the prompt, as when it leaves mid-body.
+      await settle(deps, held, { usage: estimatedUsage(held, { content: '', toolCalls: [] }), source: 'estimated', status: 'client_aborted' });
+      await abandonIdempotent(deps, held);
+      return new Response(null, { status: 499 }); // nobody is listening
+    }
     await deps.holds.void(held.call.auth.accountId, held.call.requestId);
     if (error instanceof UpstreamUnavailableError) {
       throw new ApiError(error.kind === 'timeout' ? 504 : 502, `upstream_${error.kind}`, error.message, 'upstream_error');
@@ -150,7 +156,10 @@ async function completeBuffered(deps: Deps, held: HeldRequest, response: ChatRes
     // The client left (upstream aborted) or the connection broke mid-body: the prompt was processed.
     const status = held.call.clientSignal.aborted ? 'client_aborted' : 'error';
     await settle(deps, held, { usage: estimatedUsage(held, { content: '', toolCalls: [] }), source: 'estimated', status });
-    if (status === 'client_aborted') return new Response(null, { status: 499 }); // nobody is listening
+    if (status === 'client_aborted') {
+      await abandonIdempotent(deps, held); // no answer to replay: a retry must run, not wait 15 minutes
+      return new Response(null, { status: 499 }); // nobody is listening
+    }
     throw new ApiError(502, 'upstream_connection', `The provider's response broke off: ${(error as Error).message}`, 'upstream_error');
   }
   const json = parseJsonOrNull(bytes);
@@ -159,6 +168,8 @@ async function completeBuffered(deps: Deps, held: HeldRequest, response: ChatRes
   if (response.status >= 400) {
     if (reported) await settle(deps, held, { usage: reported, source: 'provider', status: 'error' });
     else await deps.holds.void(held.call.auth.accountId, held.call.requestId);
+    // A provider error is not a result to replay: a retry with the same key runs again.
+    await abandonIdempotent(deps, held);
     return jsonResponse(response.status, upstreamErrorBody(json, bytes, response.status), response.passHeaders);
   }
   if (json === null) {
@@ -196,7 +207,7 @@ function completeStream(deps: Deps, held: HeldRequest, response: ChatResponse, u
     try {
       await settle(deps, held, outcome);
       if (ending === 'done' && status === 'ok') await rememberIdempotent(deps, held, 200, streamHeaders(), Buffer.concat(replayCopy));
-      else if (held.idempotencyKey) await deps.idempotency.abandon(held.call.auth.accountId, held.idempotencyKey);
+      else await abandonIdempotent(deps, held);
     } catch (error) {
       deps.log.error({ err: error, requestId: held.call.requestId }, 'could not settle a stream');
     }
@@ -270,6 +281,10 @@ async function rememberIdempotent(deps: Deps, held: HeldRequest, status: number,
   if (!held.idempotencyKey) return;
   const stored: StoredResponse = { status, headers: { ...headers, 'x-tokengate-original-request-id': held.call.requestId }, bodyBase64: Buffer.from(bytes).toString('base64') };
   await deps.idempotency.complete(held.call.auth.accountId, held.idempotencyKey, fingerprintOf(held.call.rawBody), stored);
+}
+
+async function abandonIdempotent(deps: Deps, held: HeldRequest): Promise<void> {
+  if (held.idempotencyKey) await deps.idempotency.abandon(held.call.auth.accountId, held.idempotencyKey);
 }
 
 function parseJsonOrNull(bytes: Uint8Array): unknown {

@@ -13,8 +13,8 @@ export interface StubUsage {
 }
 
 export type Script =
-  /** A JSON body (a completion or an OpenAI error) with the given status. */
-  | { kind: 'json'; status?: number; body: unknown; headers?: Record<string, string> }
+  /** A JSON body (a completion or an OpenAI error) with the given status, sent once `after` resolves (if given). */
+  | { kind: 'json'; status?: number; body: unknown; headers?: Record<string, string>; after?: Promise<unknown> }
   /** Any bytes, e.g. an HTML error page from a proxy in front of the provider. */
   | { kind: 'raw'; status: number; body: string; contentType?: string }
   /**
@@ -46,6 +46,8 @@ export interface StubOpenAI {
   enqueue(...scripts: (Script | Scripter)[]): void;
   /** The answer when the queue is empty (default: a small completion). */
   setDefault(scripter: Scripter): void;
+  /** Resolves once `count` requests have been received since the last reset. */
+  waitForRequests(count: number): Promise<void>;
   /** Forgets recorded requests and queued scripts. */
   reset(): void;
   stop(): Promise<void>;
@@ -136,6 +138,7 @@ export async function startStubOpenAI(): Promise<StubOpenAI> {
   let fallback = defaultScripter;
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
+  let waiters: { count: number; resolve: () => void }[] = [];
 
   const server: Server = createServer((req, res) => {
     void handle(req, res);
@@ -167,6 +170,7 @@ export async function startStubOpenAI(): Promise<StubOpenAI> {
       closed: new Promise((resolve) => res.once('close', () => resolve({ byPeer: !res.writableFinished }))),
     };
     requests.push(recorded);
+    waiters = waiters.filter((w) => (requests.length >= w.count ? (w.resolve(), false) : true));
     const write = (bytes: string) => {
       sent.push(Buffer.from(bytes));
       res.write(bytes);
@@ -183,6 +187,8 @@ export async function startStubOpenAI(): Promise<StubOpenAI> {
 
     switch (script.kind) {
       case 'json':
+        if (script.after) await script.after;
+        if (res.destroyed) return;
         res.writeHead(script.status ?? 200, { 'content-type': 'application/json', 'openai-processing-ms': '12', ...script.headers });
         write(JSON.stringify(script.body));
         res.end();
@@ -238,6 +244,8 @@ export async function startStubOpenAI(): Promise<StubOpenAI> {
     requests,
     enqueue: (...scripts) => queue.push(...scripts),
     setDefault: (scripter) => (fallback = scripter),
+    waitForRequests: (count) =>
+      requests.length >= count ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ count, resolve })),
     reset: () => {
       requests.length = 0;
       queue = [];

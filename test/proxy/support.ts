@@ -87,6 +87,11 @@ export async function usageRows(sql: postgres.Sql, requestId: string): Promise<U
   return rows as unknown as UsageRow[];
 }
 
+export async function usageRowsOfAccount(sql: postgres.Sql, accountId: string): Promise<UsageRow[]> {
+  const rows = await sql`select id from usage_events where account_id = ${accountId} order by created_at`;
+  return (await Promise.all(rows.map((r) => usageRows(sql, r.id as string)))).flat();
+}
+
 export async function ledgerRows(sql: postgres.Sql, accountId: string): Promise<LedgerRow[]> {
   const rows = await sql`select id::int, account_id, type, amount::int, balance_after::int, reference from ledger_entries
     where account_id = ${accountId} order by id`;
@@ -101,15 +106,16 @@ export async function usageLedgerRows(sql: postgres.Sql, requestId: string): Pro
 
 /**
  * Streams settle when the stream ends or the client leaves, which may be just after the client saw
- * the end: flush the settler until this request's usage row is in Postgres (bounded, no fixed sleep).
+ * the end: flush the settler until the request's usage row is in Postgres (bounded, no fixed sleep).
+ * `by` is a request id, or `{ accountId }` for a request whose response (and id) the client never saw.
  */
-export async function settledUsage(env: ProxyEnv, requestId: string, timeoutMs = 5_000): Promise<UsageRow> {
+export async function settledUsage(env: ProxyEnv, by: string | { accountId: string }, timeoutMs = 5_000): Promise<UsageRow> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     await settleAll(env.gw);
-    const [row] = await usageRows(env.sql, requestId);
+    const [row] = typeof by === 'string' ? await usageRows(env.sql, by) : await usageRowsOfAccount(env.sql, by.accountId);
     if (row) return row;
-    if (Date.now() > deadline) throw new Error(`request ${requestId} was not settled within ${timeoutMs} ms`);
+    if (Date.now() > deadline) throw new Error(`${JSON.stringify(by)} was not settled within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }

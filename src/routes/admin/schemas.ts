@@ -1,7 +1,10 @@
 // Input schemas of the admin routes: they validate and document what each route takes.
 import { z } from 'zod';
 
-export const tokenAmount = z.number().int().refine(Number.isSafeInteger, 'must be a safe integer');
+// 10^15 billing tokens is a billion dollars at list price; the cap keeps every balance far inside the
+// range that JS numbers and Redis Lua (doubles) hold exactly.
+export const MAX_TOKEN_AMOUNT = 1_000_000_000_000_000;
+export const tokenAmount = z.number().int().min(-MAX_TOKEN_AMOUNT).max(MAX_TOKEN_AMOUNT);
 
 export const createAccountSchema = z.object({
   name: z.string().trim().min(1).max(200),
