@@ -2,9 +2,10 @@
 // A batch is one transaction (usage rows + ledger rows); only after it commits are the entries acked,
 // so a Postgres outage just leaves them queued, and the unique references make redelivery harmless.
 import type { Db } from '../db/client.js';
+import { isConnectionError } from '../db/errors.js';
 import { usageEvents } from '../db/schema.js';
 import type { Logger } from '../log.js';
-import type { HoldStore, Settlement } from './holds/types.js';
+import type { HoldStore, QueuedSettlement, Settlement } from './holds/types.js';
 import { postUsageBatch } from './ledger.js';
 
 export interface SettlerOptions {
@@ -20,6 +21,7 @@ export class Settler {
   private running: Promise<number> | undefined;
   private stopped = false;
   private failing = false;
+  private readonly reported = new Set<string>(); // entries already logged as unwritable
 
   constructor(private readonly options: SettlerOptions) {}
 
@@ -42,7 +44,9 @@ export class Settler {
     while (Date.now() < deadline) {
       try {
         if ((await this.flushOnce()) === 0) return;
-      } catch {
+      } catch (error) {
+        // Waiting helps only when Postgres is briefly unreachable; an entry it refuses stays refused.
+        if (!isConnectionError(error)) break;
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
     }
@@ -71,9 +75,35 @@ export class Settler {
   private async settleBatch(): Promise<number> {
     const queued = await this.options.holds.claimSettlements(this.options.batchSize ?? 500);
     if (queued.length === 0) return 0;
-    await writeSettlements(this.options.db, queued.map((q) => q.settlement));
+    try {
+      await writeSettlements(this.options.db, queued.map((q) => q.settlement));
+    } catch (error) {
+      if (queued.length === 1 || isConnectionError(error)) throw error;
+      // One bad entry must not hold the whole queue back: settle one by one, keep what fails queued.
+      return this.settleOneByOne(queued, error);
+    }
     await this.options.holds.ackSettlements(queued);
     return queued.length;
+  }
+
+  private async settleOneByOne(queued: QueuedSettlement[], batchError: unknown): Promise<number> {
+    const written: QueuedSettlement[] = [];
+    let lastError = batchError;
+    for (const entry of queued) {
+      try {
+        await writeSettlements(this.options.db, [entry.settlement]);
+        written.push(entry);
+      } catch (error) {
+        lastError = error;
+        if (!this.reported.has(entry.id)) {
+          this.reported.add(entry.id);
+          this.options.log.error({ err: error, requestId: entry.settlement.requestId }, 'settlement could not be written; it stays queued');
+        }
+      }
+    }
+    await this.options.holds.ackSettlements(written);
+    if (written.length === 0) throw lastError; // nothing got through: Postgres itself is the problem
+    return written.length;
   }
 }
 

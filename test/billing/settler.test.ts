@@ -1,0 +1,70 @@
+// The settler against real Postgres and Redis: batches land once, and one unwritable entry does not
+// hold back the rest of the queue.
+import { randomUUID } from 'node:crypto';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Settlement } from '../../src/billing/holds/types.js';
+import { accountWithBalance } from '../helpers/factories.js';
+import { startTestGateway, type TestGateway } from '../helpers/harness.js';
+
+let gw: TestGateway;
+let sql: postgres.Sql;
+
+beforeAll(async () => {
+  gw = await startTestGateway();
+  sql = postgres(gw.database.url, { max: 1, onnotice: () => {} });
+});
+
+afterAll(async () => {
+  await sql?.end();
+  await gw?.stop();
+});
+
+function settlement(accountId: string, costTokens: number): Settlement {
+  return {
+    requestId: `req_${randomUUID()}`,
+    accountId,
+    keyId: null,
+    model: 'mock',
+    provider: 'mock',
+    operation: null,
+    inputTokens: costTokens,
+    cachedInputTokens: 0,
+    outputTokens: 0,
+    reasoningTokens: 0,
+    images: 0,
+    costTokens,
+    rates: { input: 1_000_000, cachedInput: 500_000, output: 2_000_000, per: 1_000_000 },
+    usageSource: 'provider',
+    status: 'ok',
+    latencyMs: 1,
+    stream: false,
+    createdAt: new Date().toISOString(),
+  };
+}
+
+describe('settler', () => {
+  it('writes a batch once and keeps an unwritable entry queued without blocking the others', async () => {
+    const { holds, settler } = gw.gateway.deps;
+    const account = await accountWithBalance(gw, 1_000);
+    const good = [settlement(account.id, 10), settlement(account.id, 20), settlement(account.id, 30)];
+    const poison = settlement('acct_does_not_exist', 5); // violates the foreign key forever
+    for (const s of [good[0]!, poison, good[1]!, good[2]!]) await holds.capture(s.requestId, s).catch(() => {});
+
+    await settler.flushOnce().catch(() => {});
+    await settler.flushOnce().catch(() => {});
+
+    const rows = await sql<{ reference: string; amount: string; balance_after: string }[]>`
+      select reference, amount, balance_after from ledger_entries where account_id = ${account.id} and type = 'usage' order by id`;
+    expect(rows.map((r) => r.reference).sort()).toEqual(good.map((s) => s.requestId).sort());
+    expect(rows.reduce((sum, r) => sum + Number(r.amount), 0)).toBe(-60);
+    const [{ balance }] = await sql<[{ balance: string }]>`select balance from accounts where id = ${account.id}`;
+    expect(Number(balance)).toBe(940);
+    const [{ n }] = await sql<[{ n: number }]>`select count(*)::int as n from usage_events where id = ${poison.requestId}`;
+    expect(n).toBe(0);
+    // The poison entry is still queued (not lost), the good ones are gone from the queue.
+    const queued = await holds.claimSettlements(100);
+    expect(queued.map((q) => q.settlement.requestId)).toEqual([poison.requestId]);
+    expect((await holds.view(account.id)).balanceTokens).toBe(940);
+  });
+});
