@@ -35,6 +35,8 @@ interface HeldRequest {
   idempotencyKey: string | null;
 }
 
+const NO_USAGE: ProviderUsage = { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0 };
+
 type Outcome = { usage: ProviderUsage; source: 'provider' | 'estimated'; status: Settlement['status'] };
 
 export async function handleChatCompletion(deps: Deps, call: ChatCall): Promise<Response> {
@@ -194,6 +196,7 @@ function completeStream(deps: Deps, held: HeldRequest, response: ChatResponse, u
   const reader = response.body.pipeThrough(meter.transform).getReader();
   const replayCopy: Uint8Array[] = [];
   let finished = false;
+  let clientGone = false;
 
   const finish = async (ending: 'done' | 'client_aborted' | 'upstream_broke') => {
     if (finished) return;
@@ -203,7 +206,9 @@ function completeStream(deps: Deps, held: HeldRequest, response: ChatResponse, u
     const status: Settlement['status'] = ending === 'client_aborted' ? 'client_aborted' : ending === 'upstream_broke' || result.error ? 'error' : 'ok';
     const outcome: Outcome = result.usage
       ? { usage: result.usage, source: 'provider', status }
-      : { usage: estimatedUsage(held, result.generated), source: 'estimated', status };
+      : ending === 'done' && result.error
+        ? { usage: NO_USAGE, source: 'provider', status } // a provider error without usage is not billed (SPEC 3.8)
+        : { usage: estimatedUsage(held, result.generated), source: 'estimated', status };
     try {
       await settle(deps, held, outcome);
       if (ending === 'done' && status === 'ok') await rememberIdempotent(deps, held, 200, streamHeaders(), Buffer.concat(replayCopy));
@@ -218,20 +223,24 @@ function completeStream(deps: Deps, held: HeldRequest, response: ChatResponse, u
       try {
         const { done, value } = await reader.read();
         if (done) {
-          controller.close();
+          // A read pending when the client left ends as done too: that is an abort, not an answer.
+          if (clientGone) return finish('client_aborted');
+          // Settle before the client sees the end, so a balance read right after already shows it.
           await finish('done');
+          controller.close();
           return;
         }
         if (held.idempotencyKey) replayCopy.push(value);
         controller.enqueue(value);
       } catch (error) {
-        const ending = held.call.clientSignal.aborted ? 'client_aborted' : 'upstream_broke';
+        const ending = clientGone || held.call.clientSignal.aborted ? 'client_aborted' : 'upstream_broke';
         await finish(ending);
         controller.error(error);
       }
     },
     async cancel() {
       // The client went away: stop the provider at once, then bill what it generated so far.
+      clientGone = true;
       upstreamAbort.abort();
       await reader.cancel().catch(() => {});
       await finish('client_aborted');

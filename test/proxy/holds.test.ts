@@ -34,7 +34,7 @@ beforeEach(() => env.stub.reset());
 
 const messages = [{ role: 'user' as const, content: 'Write a very long essay about holds.' }];
 
-describe('client disconnect mid-stream', () => {
+describe('client disconnect', () => {
   it('closes the upstream connection, bills an estimate as client_aborted, and releases the hold', async () => {
     const start = 100_000;
     const { key } = await funded(env.gw, start);
