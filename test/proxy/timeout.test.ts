@@ -23,7 +23,7 @@ describe('upstream timeout', () => {
     const response = await postChat(env.gw, key, { model: 'gpt-4o-mini', messages });
     release();
     expect(response.status).toBe(504);
-    const body = await response.json();
+    const body = (await response.json()) as { error: { code: string } };
     expectOpenAIErrorShape(body);
     expect(body.error.code).toBe('upstream_timeout');
     await expectNotBilled(env, response.headers.get('x-request-id')!);
