@@ -8,6 +8,6 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Each file owns its database and Redis prefix, so files run in parallel safely.
     pool: 'forks',
-    reporters: ['default'],
+    reporters: ['default', './test/setup/summary-reporter.ts'],
   },
 });

@@ -44,7 +44,7 @@ export async function handleChatCompletion(deps: Deps, call: ChatCall): Promise<
   const body = parseBody(call.rawBody);
   const model = resolveModel(deps, call.auth, body.model);
   const provider = deps.providers.get(model.provider);
-  if (!provider) throw badRequest(`The model '${body.model}' is not available: its provider '${model.provider}' is not configured.`, 'model', 'model_not_available');
+  if (!provider) throw badRequest(`The model '${body.model}' is not available: its provider '${model.provider}' is not enabled on this gateway.`, 'model', 'model_not_available');
 
   const idempotencyKey = call.headers.get('idempotency-key');
   if (idempotencyKey) {
