@@ -15,6 +15,7 @@ import type {
   ReserveResult,
   Settlement,
 } from './types.js';
+import { CAPTURE_MARKER_TTL_MS, checkInteger, checkReserveRequest, checkTokens, MirrorLoader, MISSING, type Missing } from './mirror.js';
 
 export interface MemoryHoldStoreOptions {
   loadBalance: BalanceLoader;
@@ -22,8 +23,6 @@ export interface MemoryHoldStoreOptions {
   now?: () => number;
 }
 
-const CAPTURE_MARKER_TTL_MS = 24 * 60 * 60 * 1000;
-const MAX_LOAD_ATTEMPTS = 5;
 
 interface Hold {
   amountTokens: number;
@@ -49,13 +48,11 @@ interface QueueEntry {
 
 type JournalLine = { type: 'queued'; id: string; settlement: Settlement } | { type: 'acked'; id: string };
 
-const MISSING = Symbol('mirror missing');
-type Missing = typeof MISSING;
 
 export class MemoryHoldStore implements HoldStore {
   private readonly accounts = new Map<string, AccountState>();
   private readonly queue = new Map<string, QueueEntry>(); // insertion order = settlement order
-  private readonly loading = new Map<string, Promise<void>>();
+  private readonly mirror = new MirrorLoader((accountId) => this.loadOnce(accountId));
   private readonly now: () => number;
   private nextId = 1;
 
@@ -66,7 +63,7 @@ export class MemoryHoldStore implements HoldStore {
 
   async reserve(request: ReserveRequest): Promise<ReserveResult> {
     checkReserveRequest(request);
-    return this.withMirror(request.accountId, () => this.tryReserve(request));
+    return this.mirror.run(request.accountId, () => this.tryReserve(request));
   }
 
   async capture(holdId: string, settlement: Settlement): Promise<{ balanceTokens: number }> {
@@ -95,7 +92,7 @@ export class MemoryHoldStore implements HoldStore {
   }
 
   async view(accountId: string): Promise<BalanceView> {
-    return this.withMirror(accountId, () => this.tryView(accountId));
+    return this.mirror.run(accountId, () => this.tryView(accountId));
   }
 
   async invalidate(accountId: string): Promise<void> {
@@ -171,30 +168,6 @@ export class MemoryHoldStore implements HoldStore {
     dropExpired(account, this.now());
     if (account.balanceTokens === null) return MISSING;
     return { balanceTokens: account.balanceTokens, heldTokens: account.heldTokens };
-  }
-
-  /** Runs attempt(), loading the mirror from Postgres whenever it reports the mirror missing. */
-  private async withMirror<T>(accountId: string, attempt: () => T | Missing): Promise<T> {
-    let result = attempt();
-    for (let loads = 0; result === MISSING && loads < MAX_LOAD_ATTEMPTS; loads++) {
-      await this.loadMirror(accountId);
-      result = attempt();
-    }
-    if (result !== MISSING) return result;
-    throw new Error(
-      `could not load the balance mirror of account ${accountId} after ${MAX_LOAD_ATTEMPTS} tries: ` +
-        'its balance kept changing while loading',
-    );
-  }
-
-  /** One load per account at a time: concurrent misses share it instead of each reading Postgres. */
-  private loadMirror(accountId: string): Promise<void> {
-    let load = this.loading.get(accountId);
-    if (!load) {
-      load = this.loadOnce(accountId).finally(() => this.loading.delete(accountId));
-      this.loading.set(accountId, load);
-    }
-    return load;
   }
 
   private async loadOnce(accountId: string): Promise<void> {
@@ -292,19 +265,5 @@ function readJournal(file: string): JournalLine[] {
   return lines;
 }
 
-function checkReserveRequest(request: ReserveRequest): void {
-  checkTokens('amountTokens', request.amountTokens);
-  checkTokens('minimumTokens', request.minimumTokens);
-  if (!Number.isFinite(request.ttlSeconds) || request.ttlSeconds <= 0) {
-    throw new RangeError(`ttlSeconds must be positive, got ${request.ttlSeconds}`);
-  }
-}
 
-function checkTokens(name: string, value: number): void {
-  checkInteger(name, value);
-  if (value < 0) throw new RangeError(`${name} must not be negative, got ${value}`);
-}
 
-function checkInteger(name: string, value: number): void {
-  if (!Number.isSafeInteger(value)) throw new RangeError(`${name} must be a safe integer, got ${value}`);
-}

@@ -25,6 +25,7 @@ import type {
   ReserveResult,
   Settlement,
 } from './types.js';
+import { CAPTURE_MARKER_TTL_MS, checkInteger, checkReserveRequest, checkTokens, MirrorLoader, MISSING, type Missing } from './mirror.js';
 import {
   ackScript,
   captureScript,
@@ -46,8 +47,6 @@ export interface RedisHoldStoreOptions {
 }
 
 const GROUP = 'settlers';
-const CAPTURE_MARKER_TTL_MS = 24 * 60 * 60 * 1000;
-const MAX_LOAD_ATTEMPTS = 5;
 
 // ioredis adds these methods at runtime through defineCommand; each takes its keys, then its ARGV.
 type ScriptCall = (...keysThenArgs: Array<string | number>) => Promise<unknown>;
@@ -62,8 +61,6 @@ const scripts = {
 } as const;
 type ScriptCommands = Record<keyof typeof scripts, ScriptCall>;
 
-const MISSING = Symbol('mirror missing');
-type Missing = typeof MISSING;
 
 export class RedisHoldStore implements HoldStore {
   private readonly commands: ScriptCommands;
@@ -71,7 +68,7 @@ export class RedisHoldStore implements HoldStore {
   private readonly streamKey: string;
   private readonly consumer: string;
   private readonly claimIdleMs: number;
-  private readonly loading = new Map<string, Promise<void>>();
+  private readonly mirror = new MirrorLoader((accountId) => this.loadOnce(accountId));
   private group: Promise<void> | undefined;
 
   /** The store does not own the client: whoever created it quits it. */
@@ -89,7 +86,7 @@ export class RedisHoldStore implements HoldStore {
 
   async reserve(request: ReserveRequest): Promise<ReserveResult> {
     checkReserveRequest(request);
-    return this.withMirror(request.accountId, () => this.tryReserve(request));
+    return this.mirror.run(request.accountId, () => this.tryReserve(request));
   }
 
   async capture(holdId: string, settlement: Settlement): Promise<{ balanceTokens: number }> {
@@ -112,7 +109,7 @@ export class RedisHoldStore implements HoldStore {
   }
 
   async view(accountId: string): Promise<BalanceView> {
-    return this.withMirror(accountId, () => this.tryView(accountId));
+    return this.mirror.run(accountId, () => this.tryView(accountId));
   }
 
   async invalidate(accountId: string): Promise<void> {
@@ -194,30 +191,6 @@ export class RedisHoldStore implements HoldStore {
     return { balanceTokens: balance, heldTokens: held };
   }
 
-  /** Runs attempt(), loading the mirror from Postgres whenever it reports the mirror missing. */
-  private async withMirror<T>(accountId: string, attempt: () => Promise<T | Missing>): Promise<T> {
-    let result = await attempt();
-    for (let loads = 0; result === MISSING && loads < MAX_LOAD_ATTEMPTS; loads++) {
-      await this.loadMirror(accountId);
-      result = await attempt();
-    }
-    if (result !== MISSING) return result;
-    throw new Error(
-      `could not load the balance mirror of account ${accountId} after ${MAX_LOAD_ATTEMPTS} tries: ` +
-        'its balance kept changing while loading',
-    );
-  }
-
-  /** One load per account at a time: concurrent misses share it instead of each reading Postgres. */
-  private loadMirror(accountId: string): Promise<void> {
-    let load = this.loading.get(accountId);
-    if (!load) {
-      load = this.loadOnce(accountId).finally(() => this.loading.delete(accountId));
-      this.loading.set(accountId, load);
-    }
-    return load;
-  }
-
   private async loadOnce(accountId: string): Promise<void> {
     const k = this.keys(accountId);
     // gen is read before Postgres: if it moves before the load lands, our Postgres read may be stale.
@@ -267,22 +240,8 @@ export class RedisHoldStore implements HoldStore {
   }
 }
 
-function checkReserveRequest(request: ReserveRequest): void {
-  checkTokens('amountTokens', request.amountTokens);
-  checkTokens('minimumTokens', request.minimumTokens);
-  if (!Number.isFinite(request.ttlSeconds) || request.ttlSeconds <= 0) {
-    throw new RangeError(`ttlSeconds must be positive, got ${request.ttlSeconds}`);
-  }
-}
 
-function checkTokens(name: string, value: number): void {
-  checkInteger(name, value);
-  if (value < 0) throw new RangeError(`${name} must not be negative, got ${value}`);
-}
 
-function checkInteger(name: string, value: number): void {
-  if (!Number.isSafeInteger(value)) throw new RangeError(`${name} must be a safe integer, got ${value}`);
-}
 
 /** Scripts reply with arrays of integers; anything else means the script and this code disagree. */
 function intArray(reply: unknown, script: string): number[] {
