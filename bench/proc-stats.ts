@@ -1,7 +1,7 @@
 // CPU accounting from Linux /proc, so each run can say which process spent the machine's time.
 // Everything is in clock ticks (CLK_TCK, usually 100/s); off Linux the readers return null.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 let ticksPerSecond: number | undefined;
 
@@ -52,6 +52,47 @@ export function machineTicks(): MachineTicks | null {
     const total = values.reduce((sum, value) => sum + value, 0);
     const idle = (values[3] ?? 0) + (values[4] ?? 0);
     return { busy: total - idle, total };
+  } catch {
+    return null;
+  }
+}
+
+/** CPU ticks of every process whose command name (/proc/PID/comm) is `command`, by pid. */
+export function ticksOfCommand(command: string): Map<number, number> {
+  const ticks = new Map<number, number>();
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return ticks;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() !== command) continue;
+    } catch {
+      continue; // exited meanwhile
+    }
+    const used = processTicks(Number(entry));
+    if (used !== null) ticks.set(Number(entry), used);
+  }
+  return ticks;
+}
+
+/** Ticks the processes in `after` used since `before`; a process that started in between counts from zero. */
+export function ticksSince(before: Map<number, number>, after: Map<number, number>): number {
+  let used = 0;
+  for (const [pid, ticks] of after) used += ticks - (before.get(pid) ?? 0);
+  return used;
+}
+
+/** read- and write-family system calls a process has made so far (/proc/PID/io), e.g. one per socket write. */
+export function processSyscalls(pid: number): number | null {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    const count = (name: string) => Number(new RegExp(`^${name}: (\\d+)`, 'm').exec(io)?.[1] ?? NaN);
+    const total = count('syscr') + count('syscw');
+    return Number.isFinite(total) ? total : null;
   } catch {
     return null;
   }

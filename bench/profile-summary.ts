@@ -1,6 +1,6 @@
 // Summarises a V8 .cpuprofile (node --cpu-prof) as self time per function and per package, so the
 // README's "where the time goes" comes from a command. bench/run.ts calls it with BENCH_PROFILE=1;
-// standalone: npx tsx bench/profile-summary.ts <file.cpuprofile> [top]
+// standalone: npx tsx bench/profile-summary.ts <file.cpuprofile> [top] [from-function]
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -14,6 +14,7 @@ interface CallFrame {
 interface ProfileNode {
   id: number;
   callFrame: CallFrame;
+  children?: number[];
 }
 
 interface CpuProfile {
@@ -35,7 +36,9 @@ export function ownerOf(frame: CallFrame): string {
     const parts = url.slice(modules + '/node_modules/'.length).split('/');
     return parts[0]!.startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0]!;
   }
-  if (url.startsWith('node:')) return 'node (built-in modules)';
+  if (url.startsWith('node:internal/deps/undici')) return 'undici (node:internal, fetch/Request/Response)';
+  if (url.startsWith('node:internal/webstreams')) return 'node:internal/webstreams';
+  if (url.startsWith('node:')) return url.replace(/^node:(internal\/)?/, 'node:').replace(/\/.*$/, '');
   for (const root of ['/src/', '/bench/', '/test/']) {
     const at = url.lastIndexOf(root);
     if (at !== -1) return url.slice(at + 1);
@@ -43,48 +46,88 @@ export function ownerOf(frame: CallFrame): string {
   return url === '' ? '(native / V8 builtins)' : url;
 }
 
-export function summarizeProfile(file: string, top = 25): string {
+export interface SummaryOptions {
+  /** How many functions each list shows. */
+  top?: number;
+  /** Skip samples until one has this function on its stack (e.g. the first request, to leave start-up out). */
+  from?: string;
+  /** Requests served in the window, to print busy time per request. */
+  requests?: number;
+}
+
+export function summarizeProfile(file: string, { top = 25, from, requests }: SummaryOptions = {}): string {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
-  const selfUs = new Map<number, number>();
-  profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  const parentOf = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node.id);
 
   const byFunction = new Map<string, number>();
   const byOwner = new Map<string, number>();
+  const inclusive = new Map<string, number>();
+  const add = (map: Map<string, number>, key: string, us: number) => map.set(key, (map.get(key) ?? 0) + us);
   let idleUs = 0;
   let totalUs = 0;
-  for (const [id, us] of selfUs) {
+  let started = from === undefined;
+  profile.samples.forEach((id, i) => {
+    if (!started) {
+      for (let at: number | undefined = id; at !== undefined && !started; at = parentOf.get(at)) started = byId.get(at)!.callFrame.functionName === from;
+      if (!started) return;
+    }
+    const us = profile.timeDeltas[i] ?? 0;
     const frame = byId.get(id)!.callFrame;
     totalUs += us;
     if (frame.functionName === '(idle)') {
       idleUs += us;
-      continue;
+      return;
     }
     const owner = ownerOf(frame);
-    const name = `${frame.functionName || '(anonymous)'}  ${owner}${frame.url && !SPECIAL.has(owner) ? `:${frame.lineNumber + 1}` : ''}`;
-    byFunction.set(name, (byFunction.get(name) ?? 0) + us);
-    byOwner.set(owner, (byOwner.get(owner) ?? 0) + us);
-  }
+    add(byFunction, `${frame.functionName || '(anonymous)'}  ${owner}${owner.startsWith('src/') || !frame.url ? '' : `:${frame.lineNumber + 1}`}`, us);
+    // Package view: a native builtin (a socket write, JSON.parse) is charged to the JS code that called it.
+    let charged = owner;
+    for (let at = parentOf.get(id); charged === '(native / V8 builtins)' && at !== undefined; at = parentOf.get(at)) {
+      const caller = byId.get(at)!.callFrame;
+      if (caller.url) charged = ownerOf(caller);
+    }
+    add(byOwner, charged, us);
+    // Total time of the gateway's own functions: a sample counts once for every src/ function on its stack.
+    const seen = new Set<string>();
+    for (let at: number | undefined = id; at !== undefined; at = parentOf.get(at)) {
+      const caller = byId.get(at)!.callFrame;
+      const callerOwner = ownerOf(caller);
+      if (!callerOwner.startsWith('src/')) continue;
+      const name = `${caller.functionName || '(anonymous)'}  ${callerOwner}`;
+      if (!seen.has(name)) add(inclusive, name, us);
+      seen.add(name);
+    }
+  });
+
   const busyUs = totalUs - idleUs;
   const pct = (us: number) => `${((100 * us) / busyUs).toFixed(1).padStart(5)}%`;
   const ms = (us: number) => `${Math.round(us / 1000)}`.padStart(7);
-  const lines = [
-    `profile ${path.basename(file)}: ${Math.round(totalUs / 1000)} ms sampled, ${Math.round(busyUs / 1000)} ms on the main thread's CPU (idle excluded); % of that busy time`,
+  const list = (map: Map<string, number>, count: number) =>
+    [...map].sort((a, b) => b[1] - a[1]).slice(0, count).map(([name, us]) => `  ${pct(us)} ${ms(us)} ms  ${name}`);
+  if (totalUs === 0) return `profile ${path.basename(file)}: no samples${from ? ` after the first call of ${from}` : ''}`;
+  return [
+    `profile ${path.basename(file)}: ${Math.round(totalUs / 1000)} ms sampled${from ? ` from the first call of ${from} on` : ''}, ` +
+      `${Math.round(busyUs / 1000)} ms busy (idle excluded)` +
+      `${requests ? `, ${Math.round(busyUs / requests)} µs of this thread's CPU per request (${requests} requests)` : ''}; % of busy time`,
     '',
-    'self time by package / file:',
-    ...[...byOwner].sort((a, b) => b[1] - a[1]).slice(0, 20).map(([owner, us]) => `  ${pct(us)} ${ms(us)} ms  ${owner}`),
+    'self time by package / file (native builtins charged to their JS caller):',
+    ...list(byOwner, 20),
     '',
     `top ${top} functions by self time:`,
-    ...[...byFunction].sort((a, b) => b[1] - a[1]).slice(0, top).map(([name, us]) => `  ${pct(us)} ${ms(us)} ms  ${name}`),
-  ];
-  return lines.join('\n');
+    ...list(byFunction, top),
+    '',
+    `top ${top} gateway (src/) functions by total time, callees included (for async functions, only the slices on the stack):`,
+    ...list(inclusive, top),
+  ].join('\n');
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
-  const [file, top] = process.argv.slice(2);
+  const [file, top, from] = process.argv.slice(2);
   if (!file) {
-    process.stderr.write('usage: npx tsx bench/profile-summary.ts <file.cpuprofile> [top]\n');
+    process.stderr.write('usage: npx tsx bench/profile-summary.ts <file.cpuprofile> [top] [from-function]\n');
     process.exit(2);
   }
-  process.stdout.write(`${summarizeProfile(file, top ? Number(top) : 25)}\n`);
+  process.stdout.write(`${summarizeProfile(file, { top: top ? Number(top) : 25, from })}\n`);
 }
