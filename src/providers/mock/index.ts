@@ -3,7 +3,7 @@
 // x-mock-output-tokens (default 32), x-mock-chunks (content chunks when streaming, default 8),
 // x-mock-latency-ms (spread over the response), x-mock-usage: none (report no usage, as some providers do).
 import { setTimeout as sleep } from 'node:timers/promises';
-import { countTokens, estimatePromptTokens, type PromptBody } from '../../metering/tokenizer.js';
+import { countTokens, estimatePromptTokens } from '../../metering/tokenizer.js';
 import type { ChatProvider, ChatRequest, ChatResponse } from '../types.js';
 
 const WORDS = ['The', ' quick', ' brown', ' fox', ' jumps', ' over', ' the', ' lazy', ' dog', '. '];
@@ -41,7 +41,7 @@ function planResponse({ body, headers, model }: ChatRequest): MockPlan {
   const text = textOfTokens(target, model.encoding);
   return {
     text,
-    promptTokens: estimatePromptTokens(body as unknown as PromptBody, model.encoding),
+    promptTokens: estimatePromptTokens(body, model.encoding),
     completionTokens: countTokens(text, model.encoding),
     finishReason: target < wanted ? 'length' : 'stop',
     chunks: Math.max(1, intHeader(headers, 'x-mock-chunks', 8)),
