@@ -55,7 +55,8 @@ export interface SummaryOptions {
   requests?: number;
 }
 
-export function summarizeProfile(file: string, { top = 25, from, requests }: SummaryOptions = {}): string {
+/** The summary text, or null when no sample falls in the window (e.g. a thread that only ran at start-up). */
+export function summarizeProfile(file: string, { top = 25, from, requests }: SummaryOptions = {}): string | null {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const parentOf = new Map<number, number>();
@@ -106,11 +107,11 @@ export function summarizeProfile(file: string, { top = 25, from, requests }: Sum
   const ms = (us: number) => `${Math.round(us / 1000)}`.padStart(7);
   const list = (map: Map<string, number>, count: number) =>
     [...map].sort((a, b) => b[1] - a[1]).slice(0, count).map(([name, us]) => `  ${pct(us)} ${ms(us)} ms  ${name}`);
-  if (totalUs === 0) return `profile ${path.basename(file)}: no samples${from ? ` after the first call of ${from}` : ''}`;
+  if (totalUs === 0) return null;
   return [
     `profile ${path.basename(file)}: ${Math.round(totalUs / 1000)} ms sampled${from ? ` from the first call of ${from} on` : ''}, ` +
       `${Math.round(busyUs / 1000)} ms busy (idle excluded)` +
-      `${requests ? `, ${Math.round(busyUs / requests)} µs of this thread's CPU per request (${requests} requests)` : ''}; % of busy time`,
+      `${requests ? `, ${Math.round(busyUs / requests)} µs of non-idle time of this thread per request (${requests} requests)` : ''}; % of busy time`,
     '',
     'self time by package / file (native builtins charged to their JS caller):',
     ...list(byOwner, 20),
@@ -129,5 +130,5 @@ if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.ar
     process.stderr.write('usage: npx tsx bench/profile-summary.ts <file.cpuprofile> [top] [from-function]\n');
     process.exit(2);
   }
-  process.stdout.write(`${summarizeProfile(file, { top: top ? Number(top) : 25, from })}\n`);
+  process.stdout.write(`${summarizeProfile(file, { top: top ? Number(top) : 25, from }) ?? `no samples${from ? ` after the first call of ${from}` : ''}`}\n`);
 }
