@@ -1,5 +1,5 @@
 // createApp(deps): the HTTP surface. Route groups mount here; every error leaves in OpenAI's shape.
-import { Hono } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { NUL_IN_TEXT, postgresErrorCode } from './db/errors.js';
 import type { Deps } from './deps.js';
@@ -9,6 +9,24 @@ import { requestId } from './http/request-id.js';
 import { registerRoutes } from './routes/index.js';
 
 export const MAX_BODY_BYTES = 8 * 1024 * 1024;
+
+const tooLarge = () => new ApiError(413, 'payload_too_large', `The request body is larger than ${MAX_BODY_BYTES} bytes.`);
+
+/**
+ * 413 for bodies over MAX_BODY_BYTES. A declared Content-Length is checked for free; only a body of
+ * unknown length goes through Hono's bodyLimit, which wraps the body in a counting web stream (costly
+ * on every request, so not used when it is not needed).
+ */
+function limitBodySize(): MiddlewareHandler<AppEnv> {
+  const counting = bodyLimit({ maxSize: MAX_BODY_BYTES, onError: () => { throw tooLarge(); } });
+  return async (c, next) => {
+    if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
+    const length = c.req.header('content-length');
+    if (length === undefined || c.req.header('transfer-encoding') !== undefined) return counting(c, next);
+    if (Number(length) > MAX_BODY_BYTES) throw tooLarge();
+    return next();
+  };
+}
 
 export function createApp(deps: Deps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -26,15 +44,7 @@ export function createApp(deps: Deps): Hono<AppEnv> {
       'request',
     );
   });
-  app.use(
-    '*',
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: () => {
-        throw new ApiError(413, 'payload_too_large', `The request body is larger than ${MAX_BODY_BYTES} bytes.`);
-      },
-    }),
-  );
+  app.use('*', limitBodySize());
 
   registerRoutes(app);
 

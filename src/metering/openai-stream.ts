@@ -45,11 +45,10 @@ export function withIncludeUsage<T extends StreamOptionsCarrier>(body: T): T & {
 }
 
 /**
- * Pipe the upstream body through `transform`; read `result()` at any time, including after the
- * client cancelled midway (it then holds what passed through before the cancel).
+ * Feed the upstream body through push()/end() (or pipe it through `transform`); read `result()` at
+ * any time, including after the client cancelled midway (it then holds what passed through before).
  */
 export class OpenAIStreamMeter {
-  readonly transform: TransformStream<Uint8Array, Uint8Array>;
   private readonly splitter = new SseFrameSplitter();
   private readonly parser: EventSourceParser;
   private readonly decoder = new TextDecoder();
@@ -62,9 +61,23 @@ export class OpenAIStreamMeter {
 
   constructor(private readonly options: OpenAIStreamMeterOptions) {
     this.parser = createParser({ onEvent: (event) => this.parsedEvents.push(event) });
-    this.transform = new TransformStream<Uint8Array, Uint8Array>({
-      transform: (chunk, controller) => this.forward(this.splitter.push(chunk), controller),
-      flush: (controller) => this.forward(this.splitter.end(), controller),
+  }
+
+  /** Feeds upstream bytes; returns the bytes to forward to the client now (whole events only). */
+  push(chunk: Uint8Array): Uint8Array[] {
+    return this.forward(this.splitter.push(chunk));
+  }
+
+  /** The upstream ended: returns whatever was held back (an event with no final blank line). */
+  end(): Uint8Array[] {
+    return this.forward(this.splitter.end());
+  }
+
+  /** The same as push/end as a web TransformStream, for callers that pipe streams. */
+  get transform(): TransformStream<Uint8Array, Uint8Array> {
+    return new TransformStream<Uint8Array, Uint8Array>({
+      transform: (chunk, controller) => this.push(chunk).forEach((out) => controller.enqueue(out)),
+      flush: (controller) => this.end().forEach((out) => controller.enqueue(out)),
     });
   }
 
@@ -72,11 +85,13 @@ export class OpenAIStreamMeter {
     return { usage: this.usage, generated: this.generated.snapshot(), sawDone: this.sawDone, error: this.error };
   }
 
-  private forward(frames: readonly Uint8Array[], controller: TransformStreamDefaultController<Uint8Array>): void {
+  private forward(frames: readonly Uint8Array[]): Uint8Array[] {
+    const out: Uint8Array[] = [];
     for (const frame of frames) {
       const output = this.processFrame(frame);
-      if (output !== null) controller.enqueue(output);
+      if (output !== null) out.push(output);
     }
+    return out;
   }
 
   /** Records what the frame carries and returns the bytes to forward, or null to drop it. */

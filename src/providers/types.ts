@@ -9,18 +9,24 @@ export interface ChatRequest {
   stream: boolean;
   /** Aborts the upstream call: client gone, timeout or shutdown. */
   signal: AbortSignal;
-  /** Request headers an adapter may honour (e.g. the mock's x-mock-* knobs). */
-  headers: Headers;
+  /** Reads a request header an adapter may honour (e.g. the mock's x-mock-* knobs). */
+  header(name: string): string | undefined;
 }
 
-export interface ChatResponse {
+interface ChatResponseHead {
   status: number;
-  /** application/json or text/event-stream */
-  contentType: string;
-  body: ReadableStream<Uint8Array>;
   /** Upstream headers worth passing on (e.g. openai-processing-ms, x-ratelimit-*). */
   passHeaders: Record<string, string>;
 }
+
+/**
+ * A whole answer (JSON, or an error in any format) as bytes, or an SSE stream as it arrives. Streams
+ * are plain async iterators, not web streams: they cost less per chunk, and `return()` closes the
+ * upstream at once when the client goes away.
+ */
+export type ChatResponse =
+  | (ChatResponseHead & { kind: 'buffered'; bytes: Uint8Array })
+  | (ChatResponseHead & { kind: 'stream'; chunks: AsyncIterator<Uint8Array, unknown, undefined> });
 
 export interface ChatProvider {
   readonly name: string;

@@ -16,11 +16,14 @@ import { fingerprintOf, type StoredResponse } from './idempotency.js';
 import { clampedOutputCap, planHold } from './reservation.js';
 import { jsonResponse, upstreamErrorBody } from './responses.js';
 
+type BufferedResponse = Extract<ChatResponse, { kind: 'buffered' }>;
+type StreamResponse = Extract<ChatResponse, { kind: 'stream' }>;
+
 export interface ChatCall {
   requestId: string;
   auth: AuthContext;
   rawBody: string;
-  headers: Headers;
+  header(name: string): string | undefined;
   /** Aborted when the client goes away. */
   clientSignal: AbortSignal;
 }
@@ -46,7 +49,7 @@ export async function handleChatCompletion(deps: Deps, call: ChatCall): Promise<
   const provider = deps.providers.get(model.provider);
   if (!provider) throw badRequest(`The model '${body.model}' is not available: its provider '${model.provider}' is not enabled on this gateway.`, 'model', 'model_not_available');
 
-  const idempotencyKey = call.headers.get('idempotency-key');
+  const idempotencyKey = call.header('idempotency-key') ?? null;
   if (idempotencyKey) {
     const replay = await startIdempotent(deps, call, idempotencyKey);
     if (replay) return replay;
@@ -127,7 +130,7 @@ async function forward(deps: Deps, held: HeldRequest, provider: ChatProvider, up
   held.call.clientSignal.addEventListener('abort', abortUpstream, { once: true });
   let response: ChatResponse;
   try {
-    response = await provider.chat({ model: held.model, body: upstreamBody, stream: held.body.stream === true, signal: upstreamAbort.signal, headers: held.call.headers });
+    response = await provider.chat({ model: held.model, body: upstreamBody, stream: held.body.stream === true, signal: upstreamAbort.signal, header: held.call.header });
   } catch (error) {
     held.call.clientSignal.removeEventListener('abort', abortUpstream);
     if (held.call.clientSignal.aborted) {
@@ -142,28 +145,16 @@ async function forward(deps: Deps, held: HeldRequest, provider: ChatProvider, up
     }
     throw error;
   }
-  if (response.status >= 400 || !held.body.stream || !response.contentType.includes('text/event-stream')) {
+  if (response.kind === 'buffered') {
     held.call.clientSignal.removeEventListener('abort', abortUpstream);
     return completeBuffered(deps, held, response);
   }
   return completeStream(deps, held, response, upstreamAbort, () => held.call.clientSignal.removeEventListener('abort', abortUpstream));
 }
 
-/** Non-stream answers and provider errors: read the whole body, bill from its usage, answer once. */
-async function completeBuffered(deps: Deps, held: HeldRequest, response: ChatResponse): Promise<Response> {
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(await new Response(response.body).arrayBuffer());
-  } catch (error) {
-    // The client left (upstream aborted) or the connection broke mid-body: the prompt was processed.
-    const status = held.call.clientSignal.aborted ? 'client_aborted' : 'error';
-    await settle(deps, held, { usage: estimatedUsage(held, { content: '', toolCalls: [] }), source: 'estimated', status });
-    if (status === 'client_aborted') {
-      await abandonIdempotent(deps, held); // no answer to replay: a retry must run, not wait 15 minutes
-      return new Response(null, { status: 499 }); // nobody is listening
-    }
-    throw new ApiError(502, 'upstream_connection', `The provider's response broke off: ${(error as Error).message}`, 'upstream_error');
-  }
+/** Non-stream answers and provider errors: bill from the body's usage, answer once. */
+async function completeBuffered(deps: Deps, held: HeldRequest, response: BufferedResponse): Promise<Response> {
+  const { bytes } = response;
   const json = parseJsonOrNull(bytes);
   const reported = usageFromOpenAI((json as { usage?: unknown } | null)?.usage);
 
@@ -191,9 +182,9 @@ async function completeBuffered(deps: Deps, held: HeldRequest, response: ChatRes
  * Streams: the provider's bytes go to the client as they come (minus the usage chunk the client did
  * not ask for). Settlement runs once, when the stream ends, breaks or the client goes away.
  */
-function completeStream(deps: Deps, held: HeldRequest, response: ChatResponse, upstreamAbort: AbortController, detach: () => void): Response {
+function completeStream(deps: Deps, held: HeldRequest, response: StreamResponse, upstreamAbort: AbortController, detach: () => void): Response {
   const meter = new OpenAIStreamMeter({ stripUsageChunk: !requestWantsUsage(held.body) });
-  const reader = response.body.pipeThrough(meter.transform).getReader();
+  const { chunks } = response;
   const replayCopy: Uint8Array[] = [];
   let finished = false;
   let clientGone = false;
@@ -218,23 +209,33 @@ function completeStream(deps: Deps, held: HeldRequest, response: ChatResponse, u
     }
   };
 
+  const forward = (controller: ReadableStreamDefaultController<Uint8Array>, frames: Uint8Array[]) => {
+    for (const frame of frames) {
+      if (held.idempotencyKey) replayCopy.push(frame);
+      controller.enqueue(frame);
+    }
+  };
+
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
-        const { done, value } = await reader.read();
-        if (done) {
-          // A read pending when the client left ends as done too: that is an abort, not an answer.
-          if (clientGone) return finish('client_aborted');
-          // Settle before the client sees the end, so a balance read right after already shows it.
-          await finish('done');
-          controller.close();
-          return;
+        // Read until at least one whole event can be forwarded: a pull that enqueues nothing stalls.
+        for (;;) {
+          const next = await chunks.next();
+          if (next.done) {
+            // A read pending when the client left ends as done too: that is an abort, not an answer.
+            if (clientGone) return await finish('client_aborted');
+            forward(controller, meter.end());
+            // Settle before the client sees the end, so a balance read right after already shows it.
+            await finish('done');
+            controller.close();
+            return;
+          }
+          const frames = meter.push(next.value);
+          if (frames.length > 0) return forward(controller, frames);
         }
-        if (held.idempotencyKey) replayCopy.push(value);
-        controller.enqueue(value);
       } catch (error) {
-        const ending = clientGone || held.call.clientSignal.aborted ? 'client_aborted' : 'upstream_broke';
-        await finish(ending);
+        await finish(clientGone || held.call.clientSignal.aborted ? 'client_aborted' : 'upstream_broke');
         controller.error(error);
       }
     },
@@ -242,7 +243,7 @@ function completeStream(deps: Deps, held: HeldRequest, response: ChatResponse, u
       // The client went away: stop the provider at once, then bill what it generated so far.
       clientGone = true;
       upstreamAbort.abort();
-      await reader.cancel().catch(() => {});
+      await chunks.return?.(undefined).catch(() => {});
       await finish('client_aborted');
     },
   });
@@ -268,7 +269,7 @@ async function settle(deps: Deps, held: HeldRequest, outcome: Outcome): Promise<
     keyId: call.auth.key.id,
     model: model.id,
     provider: model.provider,
-    operation: call.headers.get('x-tokengate-operation')?.slice(0, 100) || null,
+    operation: call.header('x-tokengate-operation')?.slice(0, 100) || null,
     inputTokens: outcome.usage.inputTokens,
     cachedInputTokens: outcome.usage.cachedInputTokens,
     outputTokens: outcome.usage.outputTokens,

@@ -28,14 +28,14 @@ export class MockProvider implements ChatProvider {
     const model = String(request.body.model);
     if (!request.stream) {
       await sleep(plan.latencyMs, undefined, { signal: request.signal });
-      return json(completion(id, model, plan));
+      return { kind: 'buffered', status: 200, passHeaders: {}, bytes: encoder.encode(JSON.stringify(completion(id, model, plan))) };
     }
-    return sse(streamEvents(id, model, plan, wantsUsage(request.body), request.signal));
+    return { kind: 'stream', status: 200, passHeaders: {}, chunks: sse(streamEvents(id, model, plan, wantsUsage(request.body), request.signal)) };
   }
 }
 
-function planResponse({ body, headers, model }: ChatRequest): MockPlan {
-  const wanted = intHeader(headers, 'x-mock-output-tokens', 32);
+function planResponse({ body, header, model }: ChatRequest): MockPlan {
+  const wanted = intHeader(header, 'x-mock-output-tokens', 32);
   const cap = Number(body.max_completion_tokens ?? body.max_tokens ?? model.maxOutputTokens);
   const target = Math.max(0, Math.min(wanted, cap));
   const text = textOfTokens(target, model.encoding);
@@ -44,9 +44,9 @@ function planResponse({ body, headers, model }: ChatRequest): MockPlan {
     promptTokens: estimatePromptTokens(body, model.encoding),
     completionTokens: countTokens(text, model.encoding),
     finishReason: target < wanted ? 'length' : 'stop',
-    chunks: Math.max(1, intHeader(headers, 'x-mock-chunks', 8)),
-    latencyMs: intHeader(headers, 'x-mock-latency-ms', 0),
-    reportUsage: headers.get('x-mock-usage') !== 'none',
+    chunks: Math.max(1, intHeader(header, 'x-mock-chunks', 8)),
+    latencyMs: intHeader(header, 'x-mock-latency-ms', 0),
+    reportUsage: header('x-mock-usage') !== 'none',
   };
 }
 
@@ -111,34 +111,13 @@ function wantsUsage(body: Record<string, unknown>): boolean {
   return options?.include_usage === true;
 }
 
-function intHeader(headers: Headers, name: string, fallback: number): number {
-  const value = Number(headers.get(name));
-  return headers.has(name) && Number.isInteger(value) && value >= 0 ? value : fallback;
+function intHeader(header: ChatRequest['header'], name: string, fallback: number): number {
+  const raw = header(name);
+  const value = Number(raw);
+  return raw !== undefined && Number.isInteger(value) && value >= 0 ? value : fallback;
 }
 
-function json(body: unknown): ChatResponse {
-  const bytes = encoder.encode(JSON.stringify(body));
-  return { status: 200, contentType: 'application/json', body: new Blob([bytes]).stream(), passHeaders: {} };
-}
-
-function sse(events: AsyncGenerator<unknown>): ChatResponse {
-  const body = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        const next = await events.next();
-        if (next.done) {
-          controller.enqueue(encoder.encode('data: [DONE]\n\n'));
-          controller.close();
-        } else {
-          controller.enqueue(encoder.encode(`data: ${JSON.stringify(next.value)}\n\n`));
-        }
-      } catch (error) {
-        controller.error(error);
-      }
-    },
-    async cancel() {
-      await events.return(undefined);
-    },
-  });
-  return { status: 200, contentType: 'text/event-stream', body, passHeaders: {} };
+async function* sse(events: AsyncGenerator<unknown>): AsyncGenerator<Uint8Array> {
+  for await (const event of events) yield encoder.encode(`data: ${JSON.stringify(event)}\n\n`);
+  yield encoder.encode('data: [DONE]\n\n');
 }

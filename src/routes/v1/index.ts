@@ -13,7 +13,7 @@ v1Routes.post('/chat/completions', async (c) =>
     requestId: c.get('requestId'),
     auth: c.get('auth'),
     rawBody: await c.req.text(),
-    headers: c.req.raw.headers,
+    header: (name) => c.req.header(name),
     clientSignal: c.req.raw.signal,
   }),
 );
