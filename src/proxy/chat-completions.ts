@@ -125,14 +125,11 @@ async function reserve(deps: Deps, held: HeldRequest): Promise<Record<string, un
 }
 
 async function forward(deps: Deps, held: HeldRequest, provider: ChatProvider, upstreamBody: Record<string, unknown>): Promise<Response> {
-  const upstreamAbort = new AbortController();
-  const abortUpstream = () => upstreamAbort.abort();
-  held.call.clientSignal.addEventListener('abort', abortUpstream, { once: true });
   let response: ChatResponse;
   try {
-    response = await provider.chat({ model: held.model, body: upstreamBody, stream: held.body.stream === true, signal: upstreamAbort.signal, header: held.call.header });
+    // The provider ends its call when the client's signal fires (client gone before the answer).
+    response = await provider.chat({ model: held.model, body: upstreamBody, stream: held.body.stream === true, signal: held.call.clientSignal, header: held.call.header });
   } catch (error) {
-    held.call.clientSignal.removeEventListener('abort', abortUpstream);
     if (held.call.clientSignal.aborted) {
       // The client left while the provider had the prompt: bill the prompt, as when it leaves mid-body.
       await settle(deps, held, { usage: estimatedUsage(held, { content: '', toolCalls: [] }), source: 'estimated', status: 'client_aborted' });
@@ -145,11 +142,7 @@ async function forward(deps: Deps, held: HeldRequest, provider: ChatProvider, up
     }
     throw error;
   }
-  if (response.kind === 'buffered') {
-    held.call.clientSignal.removeEventListener('abort', abortUpstream);
-    return completeBuffered(deps, held, response);
-  }
-  return completeStream(deps, held, response, upstreamAbort, () => held.call.clientSignal.removeEventListener('abort', abortUpstream));
+  return response.kind === 'buffered' ? completeBuffered(deps, held, response) : completeStream(deps, held, response);
 }
 
 /** Non-stream answers and provider errors: bill from the body's usage, answer once. */
@@ -182,7 +175,7 @@ async function completeBuffered(deps: Deps, held: HeldRequest, response: Buffere
  * Streams: the provider's bytes go to the client as they come (minus the usage chunk the client did
  * not ask for). Settlement runs once, when the stream ends, breaks or the client goes away.
  */
-function completeStream(deps: Deps, held: HeldRequest, response: StreamResponse, upstreamAbort: AbortController, detach: () => void): Response {
+function completeStream(deps: Deps, held: HeldRequest, response: StreamResponse): Response {
   const meter = new OpenAIStreamMeter({ stripUsageChunk: !requestWantsUsage(held.body) });
   const { chunks } = response;
   const replayCopy: Uint8Array[] = [];
@@ -192,7 +185,6 @@ function completeStream(deps: Deps, held: HeldRequest, response: StreamResponse,
   const finish = async (ending: 'done' | 'client_aborted' | 'upstream_broke') => {
     if (finished) return;
     finished = true;
-    detach();
     const result = meter.result();
     const status: Settlement['status'] = ending === 'client_aborted' ? 'client_aborted' : ending === 'upstream_broke' || result.error ? 'error' : 'ok';
     const outcome: Outcome = result.usage
@@ -240,9 +232,9 @@ function completeStream(deps: Deps, held: HeldRequest, response: StreamResponse,
       }
     },
     async cancel() {
-      // The client went away: stop the provider at once, then bill what it generated so far.
+      // The client went away: stop the provider at once (closing the iterator closes the upstream
+      // response), then bill what it generated so far.
       clientGone = true;
-      upstreamAbort.abort();
       await chunks.return?.(undefined).catch(() => {});
       await finish('client_aborted');
     },

@@ -35,6 +35,21 @@ beforeEach(() => env.stub.reset());
 const messages = [{ role: 'user' as const, content: 'Write a very long essay about holds.' }];
 
 describe('client disconnect', () => {
+  it('closes the upstream at once even while the provider is silent (no chunk to wake the stream)', async () => {
+    const { key } = await funded(env.gw, 100_000);
+    // One chunk, then silence for a minute: only an active abort can close the upstream in time.
+    env.stub.enqueue({ kind: 'endless', chunk: chunk({ content: ' thinking' }), everyMs: 60_000 });
+    const abort = new AbortController();
+    const response = await postChat(env.gw, key, { model: 'gpt-4o-mini', messages, stream: true, max_tokens: 2000 }, { signal: abort.signal });
+    const reader = response.body!.getReader();
+    let received = '';
+    while (!received.includes(' thinking')) received += new TextDecoder().decode((await reader.read()).value);
+    abort.abort();
+    expect(await env.stub.requests[0]!.closed).toEqual({ byPeer: true });
+    const row = await settledUsage(env, response.headers.get('x-request-id')!);
+    expect(row).toMatchObject({ status: 'client_aborted', usage_source: 'estimated' });
+  });
+
   it('closes the upstream connection, bills an estimate as client_aborted, and releases the hold', async () => {
     const start = 100_000;
     const { key } = await funded(env.gw, start);

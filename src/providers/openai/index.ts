@@ -35,17 +35,17 @@ export class OpenAIProvider implements ChatProvider {
   async chat(request: ChatRequest): Promise<ChatResponse> {
     const call = new UpstreamCall(this.options.timeoutMs, request.signal);
     try {
-      const response = await call.start((signal) =>
-        this.send(this.endpoint, {
-          method: 'POST',
-          agent: this.agent,
-          signal,
-          headers: {
-            authorization: `Bearer ${this.options.apiKey}`,
-            'content-type': 'application/json',
-            accept: request.stream ? 'text/event-stream' : 'application/json',
-          },
-        }),
+      const response = await call.start(
+        () =>
+          this.send(this.endpoint, {
+            method: 'POST',
+            agent: this.agent,
+            headers: {
+              authorization: `Bearer ${this.options.apiKey}`,
+              'content-type': 'application/json',
+              accept: request.stream ? 'text/event-stream' : 'application/json',
+            },
+          }),
         JSON.stringify(request.body),
       );
       const status = response.statusCode ?? 502;
@@ -57,17 +57,22 @@ export class OpenAIProvider implements ChatProvider {
       return { ...head, kind: 'buffered', bytes: await readAll(response) };
     } catch (error) {
       throw call.explain(error);
-    } finally {
-      call.stopTimer();
     }
   }
 }
 
-/** One upstream request's abort wiring: the client's signal and our timeout end it the same way. */
+/**
+ * One upstream request's abort wiring: the client going away and our timeout both destroy the
+ * request, but only while its response is unfinished — a finished response's socket is back in the
+ * keep-alive pool, possibly serving another request, and must not be touched.
+ */
 class UpstreamCall {
-  private readonly controller = new AbortController();
-  private readonly timer: NodeJS.Timeout;
+  private request: http.ClientRequest | undefined;
+  private response: IncomingMessage | undefined;
+  private finished = false;
   private timedOut = false;
+  private readonly timer: NodeJS.Timeout;
+  private readonly onClientAbort = () => this.abort();
 
   constructor(
     private readonly timeoutMs: number,
@@ -75,18 +80,27 @@ class UpstreamCall {
   ) {
     this.timer = setTimeout(() => {
       this.timedOut = true;
-      this.controller.abort();
+      this.abort();
     }, timeoutMs);
-    if (clientSignal.aborted) this.controller.abort();
-    else clientSignal.addEventListener('abort', () => this.controller.abort(), { once: true });
+    clientSignal.addEventListener('abort', this.onClientAbort, { once: true });
   }
 
-  start(open: (signal: AbortSignal) => http.ClientRequest, payload: string): Promise<IncomingMessage> {
+  start(open: () => http.ClientRequest, payload: string): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
-      const req = open(this.controller.signal);
-      req.once('response', resolve);
-      req.once('error', reject);
-      req.end(payload);
+      if (this.clientSignal.aborted) return reject(new Error('the client went away before the upstream call'));
+      const request = open();
+      this.request = request;
+      request.on('error', (error) => {
+        this.finish();
+        reject(error); // a no-op once the response arrived: its stream reports the failure then
+      });
+      request.once('response', (response) => {
+        this.response = response;
+        response.once('end', () => this.finish());
+        response.once('close', () => this.finish());
+        resolve(response);
+      });
+      request.end(payload);
     });
   }
 
@@ -96,9 +110,24 @@ class UpstreamCall {
 
   /** The client's own abort passes through; our timeout and network failures become upstream errors. */
   explain(error: unknown): unknown {
+    this.finish();
     if (this.clientSignal.aborted) return error;
     if (this.timedOut) return new UpstreamUnavailableError(`OpenAI did not answer within ${this.timeoutMs} ms.`, 'timeout');
     return new UpstreamUnavailableError(`Could not reach OpenAI: ${error instanceof Error ? error.message : String(error)}`, 'connection');
+  }
+
+  // Destroyed without an error object: an error would be re-emitted on the socket, which may no
+  // longer have its request's listeners. The reader of the response sees a premature close.
+  private abort(): void {
+    if (this.finished) return;
+    if (this.response) this.response.destroy();
+    else this.request?.destroy();
+  }
+
+  private finish(): void {
+    this.finished = true;
+    this.stopTimer();
+    this.clientSignal.removeEventListener('abort', this.onClientAbort);
   }
 }
 
