@@ -1,11 +1,11 @@
 // The ledger: the only code that changes a balance in Postgres. Each posting locks the account row,
 // appends one ledger row with its running balance_after and updates accounts.balance, in one
 // transaction. (type, reference) is unique: replaying a posting returns the first result unchanged.
-import { and, eq, inArray, sql } from 'drizzle-orm';
-import type { Db, Tx } from '../db/client.js';
+import { and, eq, sql, type SQL } from 'drizzle-orm';
+import { resultRows, type Db, type Tx } from '../db/client.js';
 import { postgresErrorCode, UNIQUE_VIOLATION } from '../db/errors.js';
 import { accounts, ledgerEntries, type LedgerType } from '../db/schema.js';
-import { assertTokens } from './money.js';
+import { assertTokens, toTokens } from './money.js';
 
 export type LedgerEntry = typeof ledgerEntries.$inferSelect;
 
@@ -127,36 +127,73 @@ export const reconcileQuery = sql`
 `;
 
 export interface UsageDebit {
+  accountId: string;
   reference: string; // the request id
   costTokens: number;
   metadata: Record<string, unknown>;
 }
 
 /**
- * Debits one account for a batch of served requests inside the caller's transaction: one row lock,
- * one ledger row per request (already-posted references are skipped, so replays are harmless), one
- * balance update. Usage may take the balance below zero: it bills what was already served.
+ * Debits accounts for served requests inside the caller's transaction: per account one row lock, one
+ * ledger row per request (already-posted references are skipped, so replays are harmless) and one
+ * balance update. Usage may take a balance below zero: it bills what was already served.
+ *
+ * The round trips do not grow with the batch or its accounts, and every list travels as one jsonb
+ * parameter: the locks, `alongside` (the settler's usage rows) and the lookup of posted references
+ * go out together, then one statement appends the ledger rows and sets the balances.
  */
-export async function postUsageBatch(tx: Tx, accountId: string, debits: UsageDebit[]): Promise<number> {
+export async function postUsageBatch(tx: Tx, debits: UsageDebit[], alongside?: SQL): Promise<number> {
   const charged = debits.filter((d) => assertTokens(d.costTokens, 'costTokens') > 0);
-  if (charged.length === 0) return 0;
-  const [account] = await tx.select({ balance: accounts.balance }).from(accounts).where(eq(accounts.id, accountId)).for('update');
-  if (!account) throw new LedgerError('account_not_found', `Account ${accountId} does not exist.`);
-  const posted = await tx
-    .select({ reference: ledgerEntries.reference })
-    .from(ledgerEntries)
-    .where(and(eq(ledgerEntries.type, 'usage'), inArray(ledgerEntries.reference, charged.map((d) => d.reference))));
-  const seen = new Set(posted.map((p) => p.reference));
-  let balance = account.balance;
-  const rows = [];
+  if (charged.length === 0) {
+    if (alongside) await tx.execute(alongside);
+    return 0;
+  }
+  const accountIds = [...new Set(charged.map((d) => d.accountId))].sort();
+  // Pipelined on the transaction's connection: Postgres runs them one after the other, in this order
+  // (test/billing/write-settlements.test.ts fails if the lookup ever overtakes the locks). Nothing is
+  // sent after them until all have answered, so after a failure no statement of ours trails the rollback.
+  const [locked, , posted] = await Promise.all([
+    // In id order, so two settlers never deadlock. NO KEY UPDATE is what the balance update needs; it
+    // excludes every other balance change but not the KEY SHARE of foreign-key checks on accounts.
+    tx.execute(sql`
+      select id, balance from accounts
+      where id = any(array(select jsonb_array_elements_text(${JSON.stringify(accountIds)}::jsonb)))
+      order by id for no key update`),
+    alongside && tx.execute(alongside),
+    // After the locks, and a statement sees every commit made before it started: a concurrent
+    // settlement of the same requests is visible here. `= any(array)` stays an index lookup.
+    tx.execute(sql`
+      select reference from ledger_entries
+      where type = 'usage'
+        and reference = any(array(select jsonb_array_elements_text(${JSON.stringify(charged.map((d) => d.reference))}::jsonb)))`),
+  ]);
+  const balances = new Map<string, number>();
+  for (const row of resultRows<{ id: string; balance: string | number | bigint }>(locked)) balances.set(row.id, toTokens(row.balance, 'balance'));
+  const missing = accountIds.find((id) => !balances.has(id));
+  if (missing !== undefined) throw new LedgerError('account_not_found', `Account ${missing} does not exist.`);
+
+  const seen = new Set(resultRows<{ reference: string }>(posted).map((p) => p.reference));
+  const rows: Array<{ accountId: string; amount: number; balanceAfter: number; reference: string; metadata: Record<string, unknown> }> = [];
   for (const debit of charged) {
     if (seen.has(debit.reference)) continue;
     seen.add(debit.reference); // a batch may carry the same request twice after a redelivery
-    balance = assertTokens(balance - debit.costTokens, 'balance');
-    rows.push({ accountId, type: 'usage' as const, amount: -debit.costTokens, balanceAfter: balance, reference: debit.reference, metadata: debit.metadata });
+    const balanceAfter = assertTokens(balances.get(debit.accountId)! - debit.costTokens, 'balance');
+    balances.set(debit.accountId, balanceAfter);
+    rows.push({ accountId: debit.accountId, amount: -debit.costTokens, balanceAfter, reference: debit.reference, metadata: debit.metadata });
   }
   if (rows.length === 0) return 0;
-  await tx.insert(ledgerEntries).values(rows);
-  await tx.update(accounts).set({ balance }).where(eq(accounts.id, accountId));
+  const changed = [...new Set(rows.map((r) => r.accountId))].map((id) => ({ id, balance: balances.get(id)! }));
+  // Appended in array order, so each account's ids follow its running balance_after (reconcile checks
+  // it by id); the balance updates ride in the same statement.
+  await tx.execute(sql`
+    with appended as (
+      insert into ledger_entries (account_id, type, amount, balance_after, reference, metadata)
+      select e->>'accountId', 'usage', (e->>'amount')::bigint, (e->>'balanceAfter')::bigint, e->>'reference', e->'metadata'
+      from jsonb_array_elements(${JSON.stringify(rows)}::jsonb) with ordinality as t(e, ord)
+      order by ord
+    )
+    update accounts set balance = b.balance
+    from jsonb_to_recordset(${JSON.stringify(changed)}::jsonb) as b(id text, balance bigint)
+    where accounts.id = b.id`);
   return rows.length;
 }

@@ -1,12 +1,13 @@
 // Moves settlements from the hold store's queue into Postgres, in batches, off the response path.
 // A batch is one transaction (usage rows + ledger rows); only after it commits are the entries acked,
 // so a Postgres outage just leaves them queued, and the unique references make redelivery harmless.
+import { getTableColumns, getTableName, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { isConnectionError } from '../db/errors.js';
 import { usageEvents } from '../db/schema.js';
 import type { Logger } from '../log.js';
 import type { HoldStore, QueuedSettlement, Settlement } from './holds/types.js';
-import { postUsageBatch } from './ledger.js';
+import { postUsageBatch, type UsageDebit } from './ledger.js';
 
 export interface SettlerOptions {
   db: Db;
@@ -109,23 +110,22 @@ export class Settler {
 
 /** Writes usage rows and ledger rows for a batch in one transaction; replays change nothing. */
 export async function writeSettlements(db: Db, settlements: Settlement[]): Promise<void> {
-  const byAccount = new Map<string, Settlement[]>();
-  for (const s of settlements) byAccount.set(s.accountId, [...(byAccount.get(s.accountId) ?? []), s]);
-  await db.transaction(async (tx) => {
-    await tx.insert(usageEvents).values(settlements.map(toUsageRow)).onConflictDoNothing({ target: usageEvents.id });
-    // Accounts in a fixed order so two instances settling at once never deadlock.
-    for (const accountId of [...byAccount.keys()].sort()) {
-      const debits = byAccount.get(accountId)!.map((s) => ({
-        reference: s.requestId,
-        costTokens: s.costTokens,
-        metadata: { model: s.model, operation: s.operation, usageSource: s.usageSource },
-      }));
-      await postUsageBatch(tx, accountId, debits);
-    }
-  });
+  // The usage rows travel as one jsonb parameter: one JSON.stringify instead of drizzle binding 18
+  // parameters a row, and one SQL text whatever the batch size.
+  const insertUsage = sql`${insertUsageHead}${JSON.stringify(settlements.map(toUsageRecord))}${insertUsageTail}`;
+  const debits: UsageDebit[] = settlements.map((s) => ({
+    accountId: s.accountId,
+    reference: s.requestId,
+    costTokens: s.costTokens,
+    metadata: { model: s.model, operation: s.operation, usageSource: s.usageSource },
+  }));
+  await db.transaction((tx) => postUsageBatch(tx, debits, insertUsage));
 }
 
-function toUsageRow(s: Settlement): typeof usageEvents.$inferInsert {
+/** One usage_events row as jsonb_to_recordset reads it: keys are the schema's property names. */
+type UsageRecord = Required<Omit<typeof usageEvents.$inferInsert, 'createdAt'>> & { createdAt: string };
+
+function toUsageRecord(s: Settlement): UsageRecord {
   return {
     id: s.requestId,
     accountId: s.accountId,
@@ -144,6 +144,21 @@ function toUsageRow(s: Settlement): typeof usageEvents.$inferInsert {
     status: s.status,
     latencyMs: s.latencyMs,
     stream: s.stream,
-    createdAt: new Date(s.createdAt),
+    createdAt: s.createdAt, // ISO text; the recordset reads it as timestamptz
   };
 }
+
+// Built once from schema.ts, so the column names and SQL types cannot drift from the table:
+//   insert into "usage_events" ("id", "account_id", ...) select r."id", r."accountId", ...
+//   from jsonb_to_recordset($1::jsonb) as r("id" text, "accountId" text, ..., "createdAt" timestamp with time zone)
+//   on conflict ("id") do nothing
+const usageColumns = Object.entries(getTableColumns(usageEvents));
+const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
+const insertUsageHead = sql.raw(
+  `insert into ${quote(getTableName(usageEvents))} (${usageColumns.map(([, column]) => quote(column.name)).join(', ')}) ` +
+    `select ${usageColumns.map(([key]) => `r.${quote(key)}`).join(', ')} from jsonb_to_recordset(`,
+);
+const insertUsageTail = sql.raw(
+  `::jsonb) as r(${usageColumns.map(([key, column]) => `${quote(key)} ${column.getSQLType()}`).join(', ')}) ` +
+    `on conflict (${quote(usageEvents.id.name)}) do nothing`,
+);

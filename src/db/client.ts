@@ -34,7 +34,7 @@ function openPostgres(url: string, poolSize: number): Database {
   return {
     db,
     kind: 'postgres',
-    rows: async (query, executor = db) => (await executor.execute(query)) as unknown as never[],
+    rows: async (query, executor = db) => resultRows(await executor.execute(query)),
     ping: async () => {
       await client`select 1`;
     },
@@ -54,7 +54,7 @@ async function openPglite(dataDir: string): Promise<Database> {
   return {
     db,
     kind: 'pglite',
-    rows: async (query, executor = db) => ((await executor.execute(query)) as unknown as { rows: never[] }).rows,
+    rows: async (query, executor = db) => resultRows(await executor.execute(query)),
     ping: async () => {
       await client.query('select 1');
     },
@@ -63,3 +63,8 @@ async function openPglite(dataDir: string): Promise<Database> {
 }
 
 export const now = sql`now()`;
+
+/** The rows of a raw `execute` result: postgres.js returns the row array itself, PGlite `{ rows }`. */
+export function resultRows<T>(result: unknown): T[] {
+  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
+}

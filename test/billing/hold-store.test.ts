@@ -279,6 +279,49 @@ describe.each(backends)('$name', ({ create }) => {
       await store.ackSettlements(claimed);
       expect((await store.view(account)).balanceTokens).toBe(900);
     });
+
+    it('acks a batch spanning several accounts at once, settling each pending once', async () => {
+      const other = `acct-${randomUUID()}`;
+      pg.balances.set(account, 1000);
+      pg.balances.set(other, 500);
+      await store.capture('h1', settlementFor(account, 100, 'req-1'));
+      await store.capture('h2', settlementFor(other, 30, 'req-2'));
+      await store.capture('h3', settlementFor(account, 50, 'req-3'));
+      await store.capture('h4', settlementFor(other, 20, 'req-4'));
+      const claimed = await store.claimSettlements(10);
+      expect(claimed.map((entry) => entry.settlement.requestId)).toEqual(['req-1', 'req-2', 'req-3', 'req-4']);
+      pg.balances.set(account, 850); // the settler wrote the batch to Postgres
+      pg.balances.set(other, 450);
+      await store.ackSettlements([...claimed, claimed[0]!]); // an entry listed twice counts once
+      await store.ackSettlements(claimed);
+      await store.invalidate(account);
+      await store.invalidate(other);
+      // Reloaded mirrors subtract what is still pending: nothing, if every ack counted exactly once.
+      expect(await store.view(account)).toEqual({ balanceTokens: 850, heldTokens: 0 });
+      expect(await store.view(other)).toEqual({ balanceTokens: 450, heldTokens: 0 });
+      expect(await store.claimSettlements(10)).toEqual([]);
+    });
+
+    it('an ack keeps a mirror loaded before the batch and drops one loaded amid it', async () => {
+      pg.balances.set(account, 1000);
+      await store.view(account); // mirror loaded before any capture
+      await store.capture('h1', settlementFor(account, 10));
+      await store.capture('h2', settlementFor(account, 20));
+      pg.balances.set(account, 970);
+      await store.ackSettlements(await store.claimSettlements(10));
+      expect(await store.view(account)).toEqual({ balanceTokens: 970, heldTokens: 0 });
+      expect(pg.loads).toBe(1); // kept: it never saw these captures in Postgres
+
+      await store.capture('h3', settlementFor(account, 100));
+      await store.invalidate(account);
+      expect((await store.view(account)).balanceTokens).toBe(870); // loaded after h3, before h4
+      await store.capture('h4', settlementFor(account, 5));
+      const claimed = await store.claimSettlements(10);
+      pg.balances.set(account, 865); // both written to Postgres
+      await store.ackSettlements(claimed);
+      expect(await store.view(account)).toEqual({ balanceTokens: 865, heldTokens: 0 });
+      expect(pg.loads).toBe(3); // dropped: it was loaded after h3, so it may have read h3 in Postgres
+    });
   });
 
   describe('invalidate', () => {
@@ -336,6 +379,32 @@ describe('RedisHoldStore across instances', () => {
     await redis.del(`${prefix}settle`);
     await store.capture('h1', settlementFor('acct-x', 5, 'req-1'));
     expect((await store.claimSettlements(10)).map((entry) => entry.settlement.requestId)).toEqual(['req-1']);
+  });
+
+  it('acks more entries of one account than one script call takes, each once', async () => {
+    const prefix = `${runPrefix}${randomUUID()}:`;
+    const store = new RedisHoldStore(redis, { prefix, loadBalance: new FakePostgres().loadBalance });
+    await Promise.all(Array.from({ length: 1201 }, (_, n) => store.capture(`h${n}`, settlementFor('a1', 2, `req-${n}`))));
+    expect(await redis.get(`${prefix}{acct:a1}:pending`)).toBe('2402');
+    const claimed = await store.claimSettlements(2000);
+    expect(claimed).toHaveLength(1201);
+    await store.ackSettlements(claimed);
+    await store.ackSettlements(claimed);
+    expect(await redis.get(`${prefix}{acct:a1}:pending`)).toBe('0');
+    expect(await redis.xlen(`${prefix}settle`)).toBe(0);
+    expect(await store.claimSettlements(10)).toEqual([]);
+  });
+
+  it('stops redelivering an entry deleted from the stream while it was pending', async () => {
+    const prefix = `${runPrefix}${randomUUID()}:`;
+    const store = new RedisHoldStore(redis, { prefix, loadBalance: new FakePostgres().loadBalance });
+    await store.capture('h1', settlementFor('a1', 1, 'req-1'));
+    await store.capture('h2', settlementFor('a1', 2, 'req-2'));
+    const [first] = await store.claimSettlements(10);
+    await redis.xdel(`${prefix}settle`, first!.id);
+    expect((await store.claimSettlements(10)).map((entry) => entry.settlement.requestId)).toEqual(['req-2']);
+    const [pendingCount] = (await redis.xpending(`${prefix}settle`, 'settlers')) as [number];
+    expect(pendingCount).toBe(1);
   });
 
   it('keeps every key of an account in one Cluster slot', async () => {

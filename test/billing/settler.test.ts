@@ -67,4 +67,35 @@ describe('settler', () => {
     expect(queued.map((q) => q.settlement.requestId)).toEqual([poison.requestId]);
     expect((await holds.view(account.id)).balanceTokens).toBe(940);
   });
+
+  it('settles one batch over several accounts and acks each account once, leaving the mirrors right', async () => {
+    const { holds, settler } = gw.gateway.deps;
+    // Entries other tests left queued (an unwritable one) would send this batch down the one-by-one path.
+    await holds.ackSettlements(await holds.claimSettlements(1_000));
+    const [a, b] = [await accountWithBalance(gw, 1_000), await accountWithBalance(gw, 500)];
+    await holds.view(a.id); // mirrors loaded before the captures, so the ack may keep them
+    await holds.view(b.id);
+    const batch = [settlement(a.id, 5), settlement(b.id, 7), settlement(a.id, 11), settlement(b.id, 13), settlement(a.id, 0)];
+    for (const s of batch) await holds.capture(s.requestId, s);
+
+    await settler.flushOnce();
+    await settler.flushOnce(); // in case the first joined a background run that started earlier
+
+    const rows = await sql<{ account_id: string; amount: string; balance_after: string }[]>`
+      select account_id, amount, balance_after from ledger_entries where account_id in (${a.id}, ${b.id}) and type = 'usage' order by id`;
+    expect(rows.map((r) => [r.account_id, Number(r.amount), Number(r.balance_after)])).toEqual([
+      [a.id, -5, 995],
+      [b.id, -7, 493],
+      [a.id, -11, 984],
+      [b.id, -13, 480],
+    ]);
+    expect(await holds.claimSettlements(100)).toEqual([]);
+    expect((await holds.view(a.id)).balanceTokens).toBe(984);
+    expect((await holds.view(b.id)).balanceTokens).toBe(480);
+    // Rebuilt from Postgres, the mirrors agree: nothing is left pending twice or not at all.
+    await holds.invalidate(a.id);
+    await holds.invalidate(b.id);
+    expect((await holds.view(a.id)).balanceTokens).toBe(984);
+    expect((await holds.view(b.id)).balanceTokens).toBe(480);
+  });
 });

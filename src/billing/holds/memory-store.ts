@@ -114,12 +114,13 @@ export class MemoryHoldStore implements HoldStore {
 
   async ackSettlements(entries: QueuedSettlement[]): Promise<void> {
     const journal = this.options.journalFile;
-    for (const { id } of entries) {
-      const entry = this.queue.get(id);
-      if (!entry) continue; // acked before: pending already counts it as settled
-      if (journal) appendJournal(journal, { type: 'acked', id });
+    // Acked before (or listed twice): pending already counts it as settled.
+    const acked = [...new Set(entries.map((entry) => entry.id))].filter((id) => this.queue.has(id));
+    // Journal first, in one write: if the append throws, nothing has changed.
+    if (journal && acked.length > 0) appendFileSync(journal, acked.map((id) => journalText({ type: 'acked', id })).join(''));
+    for (const id of acked) {
+      this.settled(this.queue.get(id)!);
       this.queue.delete(id);
-      this.settled(entry);
     }
     // Nothing left to settle: an empty journal says the same thing, and keeps the file small.
     if (journal && this.queue.size === 0 && entries.length > 0) writeFileSync(journal, '');

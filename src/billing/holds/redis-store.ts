@@ -29,6 +29,7 @@ import { CAPTURE_MARKER_TTL_MS, checkInteger, checkReserveRequest, checkTokens, 
 import {
   ackScript,
   captureScript,
+  claimScript,
   invalidateScript,
   loadScript,
   reserveScript,
@@ -47,6 +48,7 @@ export interface RedisHoldStoreOptions {
 }
 
 const GROUP = 'settlers';
+const ACK_CHUNK = 500; // entries per ack script call
 
 // ioredis adds these methods at runtime through defineCommand; each takes its keys, then its ARGV.
 type ScriptCall = (...keysThenArgs: Array<string | number>) => Promise<unknown>;
@@ -58,6 +60,7 @@ const scripts = {
   tokengateHoldView: { lua: viewScript, numberOfKeys: 4 },
   tokengateHoldInvalidate: { lua: invalidateScript, numberOfKeys: 2 },
   tokengateHoldAck: { lua: ackScript, numberOfKeys: 5 },
+  tokengateHoldClaim: { lua: claimScript, numberOfKeys: 1 },
 } as const;
 type ScriptCommands = Record<keyof typeof scripts, ScriptCall>;
 
@@ -130,15 +133,27 @@ export class RedisHoldStore implements HoldStore {
   }
 
   async ackSettlements(entries: QueuedSettlement[]): Promise<void> {
-    // One script per entry (the account keys differ per entry); ioredis pipelines them on the socket.
-    await Promise.all(
-      entries.map(({ id, settlement }) => {
-        const k = this.keys(settlement.accountId);
-        return this.commands.tokengateHoldAck(
-          this.streamKey, k.pending, k.gen, k.bal, k.lseq, GROUP, id, settlement.costTokens,
+    // One script per account (its keys share one slot), each acking all of that account's entries;
+    // the calls go out together and ioredis pipelines them on the socket.
+    const byAccount = new Map<string, Array<string | number>>();
+    for (const { id, settlement } of entries) {
+      let idsAndCosts = byAccount.get(settlement.accountId);
+      if (!idsAndCosts) byAccount.set(settlement.accountId, (idsAndCosts = []));
+      idsAndCosts.push(id, settlement.costTokens);
+    }
+    const calls: Array<Promise<unknown>> = [];
+    for (const [accountId, idsAndCosts] of byAccount) {
+      const k = this.keys(accountId);
+      // Bounded calls: a script blocks Redis while it runs.
+      for (let i = 0; i < idsAndCosts.length; i += 2 * ACK_CHUNK) {
+        calls.push(
+          this.commands.tokengateHoldAck(
+            this.streamKey, k.pending, k.gen, k.bal, k.lseq, GROUP, ...idsAndCosts.slice(i, i + 2 * ACK_CHUNK),
+          ),
         );
-      }),
-    );
+      }
+    }
+    await Promise.all(calls);
   }
 
   async ping(): Promise<void> {
@@ -202,17 +217,7 @@ export class RedisHoldStore implements HoldStore {
 
   private async claim(max: number): Promise<QueuedSettlement[]> {
     await this.ensureGroup();
-    // Take over entries a dead consumer left behind; they then show up with our own pending ones.
-    await this.redis.xautoclaim(this.streamKey, GROUP, this.consumer, this.claimIdleMs, '0-0', 'COUNT', max, 'JUSTID');
-    const own = await this.readGroup(max, '0');
-    const fresh = own.length < max ? await this.readGroup(max - own.length, '>') : [];
-    return [...own, ...fresh];
-  }
-
-  private async readGroup(count: number, from: '0' | '>'): Promise<QueuedSettlement[]> {
-    const reply: unknown = await this.redis.xreadgroup(
-      'GROUP', GROUP, this.consumer, 'COUNT', count, 'STREAMS', this.streamKey, from,
-    );
+    const reply = await this.commands.tokengateHoldClaim(this.streamKey, GROUP, this.consumer, max, this.claimIdleMs);
     const entries: QueuedSettlement[] = [];
     const deleted: string[] = [];
     for (const [id, fields] of streamEntries(reply)) {
@@ -255,19 +260,14 @@ function intArray(reply: unknown, script: string): number[] {
 
 type StreamEntry = [id: string, fields: string[] | null];
 
-/** XREADGROUP replies [[stream, entries]] (or a flat [stream, entries] map under RESP3), or null. */
+/** The claim script replies with a flat list of [id, fields], fields null for a deleted entry. */
 function streamEntries(reply: unknown): StreamEntry[] {
-  if (!Array.isArray(reply) || reply.length === 0) return [];
-  const streams: unknown[] = typeof reply[0] === 'string' ? [reply] : reply;
+  if (!Array.isArray(reply)) throw new Error(`claim script returned ${JSON.stringify(reply)}`);
   const entries: StreamEntry[] = [];
-  for (const stream of streams) {
-    const list: unknown = Array.isArray(stream) ? stream[1] : undefined;
-    if (!Array.isArray(list)) continue;
-    for (const entry of list) {
-      if (Array.isArray(entry) && typeof entry[0] === 'string') {
-        const fields: unknown = entry[1];
-        entries.push([entry[0], Array.isArray(fields) ? fields.map(String) : null]);
-      }
+  for (const entry of reply) {
+    if (Array.isArray(entry) && typeof entry[0] === 'string') {
+      const fields: unknown = entry[1];
+      entries.push([entry[0], Array.isArray(fields) ? fields.map(String) : null]);
     }
   }
   return entries;

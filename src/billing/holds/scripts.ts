@@ -113,32 +113,65 @@ return 1
 `;
 
 /**
- * KEYS: settleStream, pending, gen, bal, lseq. ARGV: group, entryId, fallbackCost.
- * Only the call whose XACK acknowledges the entry decrements pending, so a repeated ack is harmless.
- * INCR gen refuses a load that read Postgres before this settlement landed there. A mirror loaded
- * after the capture (lseq >= seq) may have read Postgres after the settlement was written but before
- * this ack, subtracting the cost twice (once in Postgres, once as pending): drop it to be reloaded.
+ * KEYS: settleStream, pending, gen, bal, lseq (one account). ARGV: group, then pairs entryId, fallbackCost
+ * for that account's settled entries. Returns how many entries this call acknowledged.
+ * Only the call whose XACK acknowledges an entry decrements pending by its cost (read from the entry;
+ * the fallback only if the entry is gone), so a repeated ack, or an id listed twice, is harmless.
+ * INCR gen (once) refuses a load that read Postgres before these settlements landed there. A mirror
+ * loaded after one of the captures (lseq >= its seq) may have read Postgres after the settlement was
+ * written but before this ack, subtracting the cost twice (in Postgres and as pending): drop it.
  *
  * Like capture, this touches the stream's slot and the account's slot: single Redis only for now.
  */
 export const ackScript = `
-local acked = redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
-local cost = ARGV[3]
-local seq = nil
-if acked == 1 then
-  local entry = redis.call('XRANGE', KEYS[1], ARGV[2], ARGV[2])[1]
-  if entry then
-    local fields = entry[2]
-    for i = 1, #fields, 2 do
-      if fields[i] == 'cost' then cost = fields[i + 1] end
-      if fields[i] == 'seq' then seq = tonumber(fields[i + 1]) end
+local acked = 0
+local stale = false
+local loadedAt = tonumber(redis.call('GET', KEYS[5]) or '0')
+for i = 2, #ARGV - 1, 2 do
+  local id = ARGV[i]
+  if redis.call('XACK', KEYS[1], ARGV[1], id) == 1 then
+    acked = acked + 1
+    local cost = ARGV[i + 1]
+    local seq = nil
+    local entry = redis.call('XRANGE', KEYS[1], id, id)[1]
+    if entry then
+      local fields = entry[2]
+      for j = 1, #fields, 2 do
+        if fields[j] == 'cost' then cost = fields[j + 1] end
+        if fields[j] == 'seq' then seq = tonumber(fields[j + 1]) end
+      end
     end
+    redis.call('DECRBY', KEYS[2], cost)
+    if seq == nil or loadedAt >= seq then stale = true end
+  end
+  redis.call('XDEL', KEYS[1], id)
+end
+if acked == 0 then return 0 end
+redis.call('INCR', KEYS[3])
+if stale then redis.call('DEL', KEYS[4]) end
+return acked
+`;
+
+/**
+ * KEYS: settleStream. ARGV: group, consumer, max, claimIdleMs.
+ * One round trip for what a settler claims: takes over entries other consumers left idle that long
+ * (they join this consumer's pending ones), then returns this consumer's pending entries, oldest
+ * first, topped up with new ones to max. Replies with a flat list of {id, fields} (fields nil when
+ * the entry was deleted from the stream while pending).
+ */
+export const claimScript = `
+local max = tonumber(ARGV[3])
+redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[4], '0-0', 'COUNT', max, 'JUSTID')
+local entries = {}
+local function take(reply)
+  if not reply then return end
+  for _, stream in ipairs(reply) do
+    for _, entry in ipairs(stream[2]) do entries[#entries + 1] = entry end
   end
 end
-redis.call('XDEL', KEYS[1], ARGV[2])
-if acked == 0 then return 0 end
-redis.call('DECRBY', KEYS[2], cost)
-redis.call('INCR', KEYS[3])
-if seq == nil or tonumber(redis.call('GET', KEYS[5]) or '0') >= seq then redis.call('DEL', KEYS[4]) end
-return 1
+take(redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', max, 'STREAMS', KEYS[1], '0'))
+if #entries < max then
+  take(redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', max - #entries, 'STREAMS', KEYS[1], '>'))
+end
+return entries
 `;
