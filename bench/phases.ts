@@ -12,7 +12,6 @@ import type { Settlement } from '../src/billing/holds/types.js';
 import { Settler } from '../src/billing/settler.js';
 import { openDatabase } from '../src/db/client.js';
 import { runMigrations } from '../src/db/migrate.js';
-import { ledgerEntries, usageEvents } from '../src/db/schema.js';
 import { seed } from '../src/db/seed.js';
 import { newId } from '../src/lib/ids.js';
 import { createLogger } from '../src/log.js';
@@ -145,20 +144,6 @@ async function main(): Promise<void> {
     results.push(
       await cost('settle: claim + Postgres batch + ack (Settler.flushOnce, 500 a batch)', REQUESTS - half, async () => {
         while ((await settler.flushOnce()) > 0);
-      }),
-    );
-    // Only the SQL text and parameters drizzle builds for one batch of 500, with no round trip.
-    const batch = Array.from({ length: 500 }, () => settlementFor(account.id, newId('req', 16)));
-    const rounds = Math.max(1, Math.floor(REQUESTS / batch.length));
-    results.push(
-      await cost('  of which drizzle builds the 2 INSERTs (no I/O)', rounds * batch.length, async () => {
-        for (let r = 0; r < rounds; r++) {
-          database.db.insert(usageEvents).values(batch.map((s) => ({ ...s, id: s.requestId, cost: s.costTokens, createdAt: new Date(s.createdAt) }))).onConflictDoNothing().toSQL();
-          database.db
-            .insert(ledgerEntries)
-            .values(batch.map((s) => ({ accountId: s.accountId, type: 'usage' as const, amount: -s.costTokens, balanceAfter: 0, reference: s.requestId, metadata: { model: s.model } })))
-            .toSQL();
-        }
       }),
     );
 
