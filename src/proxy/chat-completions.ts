@@ -186,19 +186,31 @@ function completeStream(deps: Deps, held: HeldRequest, response: StreamResponse)
     if (finished) return;
     finished = true;
     const result = meter.result();
-    const status: Settlement['status'] = ending === 'client_aborted' ? 'client_aborted' : ending === 'upstream_broke' || result.error ? 'error' : 'ok';
+    // A stream that ends without [DONE] was cut short, even if the connection closed cleanly.
+    const broken = ending === 'upstream_broke' || (ending === 'done' && !result.sawDone);
+    const status: Settlement['status'] = ending === 'client_aborted' ? 'client_aborted' : broken || result.error ? 'error' : 'ok';
+    const nothingGenerated = result.generated.content === '' && result.generated.toolCalls.length === 0;
     const outcome: Outcome = result.usage
       ? { usage: result.usage, source: 'provider', status }
-      : ending === 'done' && result.error
-        ? { usage: NO_USAGE, source: 'provider', status } // a provider error without usage is not billed (SPEC 3.8)
+      : result.error && nothingGenerated
+        ? { usage: NO_USAGE, source: 'provider', status } // a provider error without usage or output is not billed (SPEC 3.8)
         : { usage: estimatedUsage(held, result.generated), source: 'estimated', status };
     try {
       await settle(deps, held, outcome);
-      if (ending === 'done' && status === 'ok') await rememberIdempotent(deps, held, 200, streamHeaders(), Buffer.concat(replayCopy));
+      if (status === 'ok') await rememberIdempotent(deps, held, 200, streamHeaders(), Buffer.concat(replayCopy));
       else await abandonIdempotent(deps, held);
     } catch (error) {
       deps.log.error({ err: error, requestId: held.call.requestId }, 'could not settle a stream');
     }
+  };
+
+  // The "in progress" marker of an Idempotency-Key outlives any wait for an answer, but a stream may
+  // run longer: refresh it now and then so a retry cannot start a second, billed run meanwhile.
+  let markerRefreshedAt = Date.now();
+  const keepIdempotencyAlive = () => {
+    if (!held.idempotencyKey || Date.now() - markerRefreshedAt < 60_000) return;
+    markerRefreshedAt = Date.now();
+    deps.idempotency.extend(held.call.auth.accountId, held.idempotencyKey).catch((error: unknown) => deps.log.warn({ err: error }, 'could not extend an Idempotency-Key marker'));
   };
 
   const forward = (controller: ReadableStreamDefaultController<Uint8Array>, frames: Uint8Array[]) => {
@@ -224,6 +236,7 @@ function completeStream(deps: Deps, held: HeldRequest, response: StreamResponse)
             return;
           }
           const frames = meter.push(next.value);
+          keepIdempotencyAlive();
           if (frames.length > 0) return forward(controller, frames);
         }
       } catch (error) {
@@ -279,10 +292,19 @@ async function settle(deps: Deps, held: HeldRequest, outcome: Outcome): Promise<
   return { costTokens, balanceTokens };
 }
 
+/**
+ * Stores a paid answer for replays. Never throws: the answer is already billed and must reach the
+ * client; if storing fails, the key stays "in progress" until it expires, so a retry gets 409 rather
+ * than a second charge.
+ */
 async function rememberIdempotent(deps: Deps, held: HeldRequest, status: number, headers: Record<string, string>, bytes: Uint8Array): Promise<void> {
   if (!held.idempotencyKey) return;
   const stored: StoredResponse = { status, headers: { ...headers, 'x-tokengate-original-request-id': held.call.requestId }, bodyBase64: Buffer.from(bytes).toString('base64') };
-  await deps.idempotency.complete(held.call.auth.accountId, held.idempotencyKey, fingerprintOf(held.call.rawBody), stored);
+  try {
+    await deps.idempotency.complete(held.call.auth.accountId, held.idempotencyKey, fingerprintOf(held.call.rawBody), stored);
+  } catch (error) {
+    deps.log.error({ err: error, requestId: held.call.requestId }, 'could not store the response for Idempotency-Key replays');
+  }
 }
 
 async function abandonIdempotent(deps: Deps, held: HeldRequest): Promise<void> {

@@ -21,6 +21,8 @@ export interface IdempotencyStore {
   complete(accountId: string, key: string, fingerprint: string, response: StoredResponse): Promise<void>;
   /** The first attempt failed without billing: let a retry run. */
   abandon(accountId: string, key: string): Promise<void>;
+  /** The first attempt is still running (a long stream): keep its "in progress" marker alive. */
+  extend(accountId: string, key: string): Promise<void>;
 }
 
 export const KEEP_SECONDS = 24 * 3600;
@@ -65,6 +67,10 @@ export class RedisIdempotencyStore implements IdempotencyStore {
   async abandon(accountId: string, key: string): Promise<void> {
     await this.redis.del(this.keyOf(accountId, key));
   }
+
+  async extend(accountId: string, key: string): Promise<void> {
+    await this.redis.expire(this.keyOf(accountId, key), PENDING_SECONDS);
+  }
 }
 
 export class MemoryIdempotencyStore implements IdempotencyStore {
@@ -87,6 +93,11 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
 
   async abandon(accountId: string, key: string): Promise<void> {
     this.entries.delete(`${accountId}\u0000${key}`);
+  }
+
+  async extend(accountId: string, key: string): Promise<void> {
+    const entry = this.entries.get(`${accountId}\u0000${key}`);
+    if (entry && !entry.response) entry.expiresAt = this.now() + PENDING_SECONDS * 1000;
   }
 
   private sweep(): void {

@@ -22,7 +22,7 @@ export type Script =
    * only when the request asked for `stream_options.include_usage` and `usage` is given, then
    * `data: [DONE]`. Like OpenAI, with include_usage every other chunk carries `"usage": null`.
    */
-  | { kind: 'stream'; chunks: Record<string, unknown>[]; usage?: StubUsage | null; everyMs?: number }
+  | { kind: 'stream'; chunks: Record<string, unknown>[]; usage?: StubUsage | null; everyMs?: number; /** end without `data: [DONE]` */ noDone?: boolean }
   /** `chunk` again and again, one every `everyMs`, until the gateway closes the connection. */
   | { kind: 'endless'; chunk: Record<string, unknown>; everyMs: number };
 
@@ -207,7 +207,7 @@ export async function startStubOpenAI(): Promise<StubOpenAI> {
         }
         res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
         res.flushHeaders();
-        const frames = [...events.map((e) => `data: ${JSON.stringify(e)}\n\n`), 'data: [DONE]\n\n'];
+        const frames = [...events.map((e) => `data: ${JSON.stringify(e)}\n\n`), ...(script.noDone ? [] : ['data: [DONE]\n\n'])];
         for (const frame of frames) {
           if (res.destroyed) return;
           write(frame);

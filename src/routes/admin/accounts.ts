@@ -95,7 +95,8 @@ adminAccounts.post('/accounts/:id/grants', async (c) => {
     if (replayed && entry.amount !== input.amount) {
       throw conflict(`idempotencyKey '${input.idempotencyKey}' was already used for a grant of ${entry.amount} tokens.`);
     }
-    if (!replayed) await holds.invalidate(row.id);
+    // Also on a replay: if the first attempt committed but failed to reset the mirror, this repairs it.
+    await holds.invalidate(row.id);
     return c.json({ ...publicLedgerEntry(entry), replayed }, replayed ? 200 : 201);
   } catch (error) {
     throw mapLedgerError(error);
