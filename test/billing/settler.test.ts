@@ -1,10 +1,9 @@
 // The settler against real Postgres and Redis: batches land once, and one unwritable entry does not
 // hold back the rest of the queue.
-import { randomUUID } from 'node:crypto';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Settlement } from '../../src/billing/holds/types.js';
 import { accountWithBalance } from '../helpers/factories.js';
+import { settlementFor } from '../helpers/settlements.js';
 import { startTestGateway, type TestGateway } from '../helpers/harness.js';
 
 let gw: TestGateway;
@@ -20,35 +19,13 @@ afterAll(async () => {
   await gw?.stop();
 });
 
-function settlement(accountId: string, costTokens: number): Settlement {
-  return {
-    requestId: `req_${randomUUID()}`,
-    accountId,
-    keyId: null,
-    model: 'mock',
-    provider: 'mock',
-    operation: null,
-    inputTokens: costTokens,
-    cachedInputTokens: 0,
-    outputTokens: 0,
-    reasoningTokens: 0,
-    images: 0,
-    costTokens,
-    rates: { input: 1_000_000, cachedInput: 500_000, output: 2_000_000, per: 1_000_000 },
-    usageSource: 'provider',
-    status: 'ok',
-    latencyMs: 1,
-    stream: false,
-    createdAt: new Date().toISOString(),
-  };
-}
 
 describe('settler', () => {
   it('writes a batch once and keeps an unwritable entry queued without blocking the others', async () => {
     const { holds, settler } = gw.gateway.deps;
     const account = await accountWithBalance(gw, 1_000);
-    const good = [settlement(account.id, 10), settlement(account.id, 20), settlement(account.id, 30)];
-    const poison = settlement('acct_does_not_exist', 5); // violates the foreign key forever
+    const good = [settlementFor(account.id, 10), settlementFor(account.id, 20), settlementFor(account.id, 30)];
+    const poison = settlementFor('acct_does_not_exist', 5); // violates the foreign key forever
     for (const s of [good[0]!, poison, good[1]!, good[2]!]) await holds.capture(s.requestId, s).catch(() => {});
 
     await settler.flushOnce().catch(() => {});
@@ -75,7 +52,7 @@ describe('settler', () => {
     const [a, b] = [await accountWithBalance(gw, 1_000), await accountWithBalance(gw, 500)];
     await holds.view(a.id); // mirrors loaded before the captures, so the ack may keep them
     await holds.view(b.id);
-    const batch = [settlement(a.id, 5), settlement(b.id, 7), settlement(a.id, 11), settlement(b.id, 13), settlement(a.id, 0)];
+    const batch = [settlementFor(a.id, 5), settlementFor(b.id, 7), settlementFor(a.id, 11), settlementFor(b.id, 13), settlementFor(a.id, 0)];
     for (const s of batch) await holds.capture(s.requestId, s);
 
     await settler.flushOnce();

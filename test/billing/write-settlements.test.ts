@@ -1,7 +1,6 @@
 // writeSettlements on both database backends (real Postgres, and PGlite as the embedded mode runs it):
 // every settlement is written once, each account's ledger keeps its running balance, replays change
 // nothing, and on Postgres two settlers racing over the same accounts or requests stay correct.
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,31 +13,9 @@ import { reconcileQuery } from '../../src/billing/ledger.js';
 import { writeSettlements } from '../../src/billing/settler.js';
 import { openDatabase, type Database } from '../../src/db/client.js';
 import { runMigrations } from '../../src/db/migrate.js';
+import { settlementFor } from '../helpers/settlements.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/harness.js';
 
-function settlement(accountId: string, costTokens: number, extra: Partial<Settlement> = {}): Settlement {
-  return {
-    requestId: `req_${randomUUID()}`,
-    accountId,
-    keyId: null,
-    model: 'mock',
-    provider: 'mock',
-    operation: null,
-    inputTokens: costTokens,
-    cachedInputTokens: 0,
-    outputTokens: 0,
-    reasoningTokens: 0,
-    images: 0,
-    costTokens,
-    rates: { input: 1_000_000, per: 1_000_000 },
-    usageSource: 'provider',
-    status: 'ok',
-    latencyMs: 1,
-    stream: false,
-    createdAt: new Date().toISOString(),
-    ...extra,
-  };
-}
 
 type LedgerRow = {
   id: string | number;
@@ -93,7 +70,7 @@ describe.each(backends)('writeSettlements on $name', ({ open }) => {
 
   it('writes a batch once when it is written twice, with the running balance in id order', async () => {
     const account = await accountWithBalance(1_000);
-    const batch = [settlement(account, 10), settlement(account, 20), settlement(account, 30)];
+    const batch = [settlementFor(account, 10), settlementFor(account, 20), settlementFor(account, 30)];
     await writeSettlements(database.db, batch);
     await writeSettlements(database.db, batch);
 
@@ -111,9 +88,9 @@ describe.each(backends)('writeSettlements on $name', ({ open }) => {
 
   it('settles a batch mixing accounts, a repeated request, a free request and an overdraft', async () => {
     const [a, b] = [await accountWithBalance(100), await accountWithBalance(50)];
-    const repeated = settlement(a, 7);
-    const free = settlement(b, 0, { status: 'client_aborted' });
-    const batch = [settlement(b, 30), repeated, settlement(a, 3), free, repeated, settlement(b, 40), settlement(a, 1)];
+    const repeated = settlementFor(a, 7);
+    const free = settlementFor(b, 0, { status: 'client_aborted' });
+    const batch = [settlementFor(b, 30), repeated, settlementFor(a, 3), free, repeated, settlementFor(b, 40), settlementFor(a, 1)];
     await writeSettlements(database.db, batch);
 
     expect((await usageLedger(a)).map((r) => [Number(r.amount), Number(r.balance_after)])).toEqual([[-7, 93], [-3, 90], [-1, 89]]);
@@ -124,7 +101,7 @@ describe.each(backends)('writeSettlements on $name', ({ open }) => {
     expect(await mismatches([a, b])).toEqual([]);
 
     // A later batch that repeats some of these and adds new ones posts only the new ones.
-    const later = settlement(a, 9);
+    const later = settlementFor(a, 9);
     await writeSettlements(database.db, [batch[1]!, later, batch[5]!]);
     expect((await usageLedger(a)).map((r) => Number(r.balance_after))).toEqual([93, 90, 89, 80]);
     expect(await balanceOf(b)).toBe(-20);
@@ -133,7 +110,7 @@ describe.each(backends)('writeSettlements on $name', ({ open }) => {
 
   it('stores every usage column as the settlement carries it', async () => {
     const account = await accountWithBalance(1_000);
-    const full = settlement(account, 12, {
+    const full = settlementFor(account, 12, {
       keyId: 'key_1',
       model: 'gpt-4o-mini',
       provider: 'openai',
@@ -180,10 +157,10 @@ describe.each(backends)('writeSettlements on $name', ({ open }) => {
 
   it('writes nothing of a batch that names an unknown account', async () => {
     const account = await accountWithBalance(1_000);
-    const good = settlement(account, 10);
-    const poison = settlement('acct_does_not_exist', 5);
+    const good = settlementFor(account, 10);
+    const poison = settlementFor('acct_does_not_exist', 5);
     await expect(writeSettlements(database.db, [good, poison])).rejects.toThrow();
-    await expect(writeSettlements(database.db, [good, settlement('acct_does_not_exist', 0)])).rejects.toThrow();
+    await expect(writeSettlements(database.db, [good, settlementFor('acct_does_not_exist', 0)])).rejects.toThrow();
     expect(await usageLedger(account)).toEqual([]);
     expect(await usageCount([good.requestId, poison.requestId])).toBe(0);
     expect(await balanceOf(account)).toBe(1_000);
@@ -209,7 +186,7 @@ describe('writeSettlements on Postgres with concurrent settlers', () => {
 
   it('skips a request another settler posted while this one waited for the account lock', async () => {
     const { id: account } = await createAccount(database.db, { name: 'race', openingGrantTokens: 1_000 });
-    const [raced, mine] = [settlement(account, 100), settlement(account, 10)];
+    const [raced, mine] = [settlementFor(account, 100), settlementFor(account, 10)];
     let writing: Promise<void> | undefined;
     await direct.begin(async (tx) => {
       await tx`select 1 from accounts where id = ${account} for update`;
@@ -245,14 +222,14 @@ describe('writeSettlements on Postgres with concurrent settlers', () => {
     ];
     const all: Settlement[] = [];
     for (let round = 0; round < 10; round++) {
-      const one = [settlement(accounts[0]!, 1), settlement(accounts[1]!, 2), settlement(accounts[0]!, 3)];
-      const two = [settlement(accounts[1]!, 4), settlement(accounts[0]!, 5)];
+      const one = [settlementFor(accounts[0]!, 1), settlementFor(accounts[1]!, 2), settlementFor(accounts[0]!, 3)];
+      const two = [settlementFor(accounts[1]!, 4), settlementFor(accounts[0]!, 5)];
       all.push(...one, ...two);
       // Different requests of the same accounts: the foreign-key checks of the usage rows must not
       // deadlock with the account locks.
       await Promise.all([writeSettlements(database.db, one), writeSettlements(database.db, two)]);
       // The same requests twice at once, as when a batch is taken over from a slow settler.
-      const three = [settlement(accounts[0]!, 6), settlement(accounts[1]!, 7)];
+      const three = [settlementFor(accounts[0]!, 6), settlementFor(accounts[1]!, 7)];
       all.push(...three);
       await Promise.all([writeSettlements(database.db, three), writeSettlements(database.db, [...three].reverse())]);
     }

@@ -1,6 +1,6 @@
 // Non-stream chat completions through the real OpenAI SDK: the answer, the headers, the usage row and
 // the ledger row, billed from the provider's usage to the token (SPEC 1, 3.6-3.8).
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { chargeFor } from '../../src/billing/pricing.js';
 import { estimatePromptTokens } from '../../src/metering/tokenizer.js';
 import { completion, usage } from '../helpers/stub-openai.js';
@@ -12,23 +12,13 @@ import {
   funded,
   settleAll,
   settledUsage,
-  startProxyEnv,
+  useProxyEnv,
   usageLedgerRows,
   usageRows,
-  type ProxyEnv,
 } from './support.js';
 
-let env: ProxyEnv;
 
-beforeAll(async () => {
-  env = await startProxyEnv();
-});
-
-afterAll(async () => {
-  await env?.stop();
-});
-
-beforeEach(() => env.stub.reset());
+const env = useProxyEnv();
 
 const messages = [{ role: 'user' as const, content: 'Say hello.' }];
 

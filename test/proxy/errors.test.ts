@@ -2,7 +2,7 @@
 // the provider's status in OpenAI's shape and are not billed; an unreachable provider is a 502.
 import { createServer } from 'node:net';
 import { APIError } from 'openai';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accountWithBalance, keyFor } from '../helpers/factories.js';
 import { startTestGateway, type TestGateway } from '../helpers/harness.js';
 import type { ErrorBody } from '../../src/http/errors.js';
@@ -15,21 +15,11 @@ import {
   ledgerRows,
   postChat,
   sdk,
-  startProxyEnv,
-  type ProxyEnv,
+  useProxyEnv,
 } from './support.js';
 
-let env: ProxyEnv;
 
-beforeAll(async () => {
-  env = await startProxyEnv();
-});
-
-afterAll(async () => {
-  await env?.stop();
-});
-
-beforeEach(() => env.stub.reset());
+const env = useProxyEnv();
 
 const messages = [{ role: 'user' as const, content: 'Hello?' }];
 

@@ -1,7 +1,7 @@
 // Holds around a request (SPEC 3.4, 3.6, 3.7): refused before the provider when the balance can't pay,
 // the output cap clamped to what it pays for, and released (captured or voided) when the client leaves.
 import { APIError } from 'openai';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { affordableOutputTokens, chargeFor } from '../../src/billing/pricing.js';
 import { estimatePromptTokens } from '../../src/metering/tokenizer.js';
 import { chunk, completion, usage } from '../helpers/stub-openai.js';
@@ -15,22 +15,12 @@ import {
   postChat,
   settleAll,
   settledUsage,
-  startProxyEnv,
-  type ProxyEnv,
+  useProxyEnv,
 } from './support.js';
 
-let env: ProxyEnv;
 const logLines: string[] = [];
 
-beforeAll(async () => {
-  env = await startProxyEnv({ onLogLine: (line) => logLines.push(line) });
-});
-
-afterAll(async () => {
-  await env?.stop();
-});
-
-beforeEach(() => env.stub.reset());
+const env = useProxyEnv({ onLogLine: (line) => logLines.push(line) });
 
 const messages = [{ role: 'user' as const, content: 'Write a very long essay about holds.' }];
 

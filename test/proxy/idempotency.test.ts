@@ -1,7 +1,7 @@
 // Idempotency-Key on /v1/chat/completions (SPEC 2.3, 4): a retry with the same key and body gets the
 // first answer and is not billed twice; the same key with another body is refused.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { completion, openAIError, textChunks, usage } from '../helpers/stub-openai.js';
 import {
   accountView,
@@ -11,22 +11,12 @@ import {
   postChat,
   settleAll,
   settledUsage,
-  startProxyEnv,
+  useProxyEnv,
   usageLedgerRows,
-  type ProxyEnv,
 } from './support.js';
 
-let env: ProxyEnv;
 
-beforeAll(async () => {
-  env = await startProxyEnv();
-});
-
-afterAll(async () => {
-  await env?.stop();
-});
-
-beforeEach(() => env.stub.reset());
+const env = useProxyEnv();
 
 const body = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Only once, please.' }], max_tokens: 100 };
 

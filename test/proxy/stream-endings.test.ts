@@ -1,21 +1,12 @@
 // How a stream ends decides what is billed (SPEC 3.6, 3.8): an error event after output bills the
 // output it cost; an error event alone bills nothing; a stream cut off before [DONE] is an error, billed
 // for what was generated, and never stored for Idempotency-Key replays.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { textChunks } from '../helpers/stub-openai.js';
-import { accountView, funded, postChat, settledUsage, startProxyEnv, type ProxyEnv } from './support.js';
+import { accountView, funded, postChat, settledUsage, useProxyEnv } from './support.js';
 
-let env: ProxyEnv;
 
-beforeAll(async () => {
-  env = await startProxyEnv();
-});
-
-afterAll(async () => {
-  await env?.stop();
-});
-
-beforeEach(() => env.stub.reset());
+const env = useProxyEnv();
 
 const messages = [{ role: 'user' as const, content: 'Tell me a story.' }];
 const providerError = { error: { message: 'The server is overloaded.', type: 'server_error', code: null, param: null } };

@@ -1,23 +1,14 @@
 // Streamed chat completions (SPEC 3.5, 3.6): the gateway always asks OpenAI for usage, bills from it,
 // and shows the usage chunk only to clients that asked for it; otherwise the bytes pass through untouched.
 import type OpenAI from 'openai';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { chargeFor } from '../../src/billing/pricing.js';
 import { estimatePromptTokens } from '../../src/metering/tokenizer.js';
 import { textChunks, toolCallChunks, usage } from '../helpers/stub-openai.js';
-import { GPT_4O_MINI, accountView, funded, postChat, settledUsage, startProxyEnv, usageLedgerRows, type ProxyEnv } from './support.js';
+import { GPT_4O_MINI, accountView, funded, postChat, settledUsage, useProxyEnv, usageLedgerRows } from './support.js';
 
-let env: ProxyEnv;
 
-beforeAll(async () => {
-  env = await startProxyEnv();
-});
-
-afterAll(async () => {
-  await env?.stop();
-});
-
-beforeEach(() => env.stub.reset());
+const env = useProxyEnv();
 
 const messages = [{ role: 'user' as const, content: 'Count to five.' }];
 const pieces = ['One', ', two', ', three', ', four', ', five.'];

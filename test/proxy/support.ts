@@ -2,7 +2,7 @@
 // on its database, an SDK client per key, and deterministic waits for asynchronous settlement.
 import OpenAI from 'openai';
 import postgres from 'postgres';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, beforeEach, expect } from 'vitest';
 import type { ChatModel } from '../../src/billing/price-table.js';
 import { loadPriceTable } from '../../src/billing/price-table.js';
 import { accountWithBalance, keyFor } from '../helpers/factories.js';
@@ -20,6 +20,37 @@ export interface ProxyEnv {
   stub: StubOpenAI;
   sql: postgres.Sql;
   stop(): Promise<void>;
+}
+
+/**
+ * For a test file: starts the stub and gateway before its tests, stops them after, and resets the
+ * stub's script and records before each test. The returned object reads the running environment.
+ */
+export function useProxyEnv(options: TestGatewayOptions = {}): ProxyEnv {
+  let current: ProxyEnv | undefined;
+  beforeAll(async () => {
+    current = await startProxyEnv(options);
+  });
+  afterAll(async () => {
+    await current?.stop();
+  });
+  beforeEach(() => current?.stub.reset());
+  const running = () => {
+    if (!current) throw new Error('the proxy environment starts in beforeAll');
+    return current;
+  };
+  return {
+    get gw() {
+      return running().gw;
+    },
+    get stub() {
+      return running().stub;
+    },
+    get sql() {
+      return running().sql;
+    },
+    stop: () => running().stop(),
+  };
 }
 
 /** A stub OpenAI and a gateway configured to use it (OPENAI_BASE_URL, OPENAI_API_KEY). */

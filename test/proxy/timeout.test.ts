@@ -1,17 +1,9 @@
 // UPSTREAM_TIMEOUT_MS bounds the wait for an answer (504, not billed), but not a stream that flows.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { chunk, completion } from '../helpers/stub-openai.js';
-import { accountView, expectNotBilled, expectOpenAIErrorShape, funded, postChat, startProxyEnv, type ProxyEnv } from './support.js';
+import { accountView, expectNotBilled, expectOpenAIErrorShape, funded, postChat, useProxyEnv } from './support.js';
 
-let env: ProxyEnv;
-
-beforeAll(async () => {
-  env = await startProxyEnv({ env: { UPSTREAM_TIMEOUT_MS: '300' } });
-});
-
-afterAll(async () => {
-  await env?.stop();
-});
+const env = useProxyEnv({ env: { UPSTREAM_TIMEOUT_MS: '300' } });
 
 const messages = [{ role: 'user' as const, content: 'Hello?' }];
 
