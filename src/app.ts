@@ -58,6 +58,12 @@ export function createApp(deps: Deps): Hono<AppEnv> {
       for (const [name, value] of Object.entries(error.headers)) c.header(name, value);
       return c.json(error.toBody(), error.status);
     }
+    if (isStoreUnavailable(error)) {
+      // Balances and holds cannot be checked: refuse rather than serve unmetered; clients retry.
+      deps.log.warn({ requestId: c.get('requestId'), reason: error.message }, 'balance store unavailable');
+      const unavailable = new ApiError(503, 'service_unavailable', 'The balance store is unavailable; retry shortly.', 'api_error');
+      return c.json(unavailable.toBody(), 503, { 'retry-after': '1' });
+    }
     if (postgresErrorCode(error) === NUL_IN_TEXT) {
       // Postgres refuses NUL bytes in text; that is bad input, not our failure.
       return c.json(new ApiError(400, 'invalid_request', 'Text values must not contain NUL (\\u0000) characters.').toBody(), 400);
@@ -68,4 +74,9 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   });
 
   return app;
+}
+
+/** ioredis gave up on a command: the server is down or unreachable (not a script or data error). */
+function isStoreUnavailable(error: Error): boolean {
+  return error.name === 'MaxRetriesPerRequestError' || error.message === 'Connection is closed.' || error.message.startsWith('Stream isn\'t writeable');
 }

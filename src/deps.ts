@@ -46,7 +46,7 @@ export async function buildDeps(config: Config, log: Logger): Promise<Deps> {
     if (!account) throw new Error(`Account ${accountId} does not exist`);
     return account.balance;
   };
-  const redis = config.REDIS_URL ? new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, enableAutoPipelining: true }) : null;
+  const redis = config.REDIS_URL ? connectRedis(config.REDIS_URL, log) : null;
   const holds: HoldStore = redis ? new RedisHoldStore(redis, { prefix: config.REDIS_PREFIX, loadBalance }) : memoryHolds(config, loadBalance);
 
   const prices = loadPriceTable();
@@ -68,6 +68,23 @@ export async function buildDeps(config: Config, log: Logger): Promise<Deps> {
   };
 }
 
+/** ioredis retries a lost connection by itself; say so once per outage instead of once per retry. */
+function connectRedis(url: string, log: Logger): Redis {
+  // While Redis is away a command waits for at most ~1 s of reconnecting, then fails: the request
+  // gets a quick 503 instead of hanging (a balance that cannot be checked is never served).
+  const redis = new Redis(url, { maxRetriesPerRequest: 1, retryStrategy: (attempt) => Math.min(attempt * 100, 1000), enableAutoPipelining: true });
+  let down = false;
+  redis.on('error', (error: Error) => {
+    if (!down) log.error({ err: error }, 'Redis connection lost; retrying');
+    down = true;
+  });
+  redis.on('ready', () => {
+    if (down) log.info('Redis connection restored');
+    down = false;
+  });
+  return redis;
+}
+
 // The in-process store journals settlements under DATA_DIR so a crash before they reach Postgres loses none.
 function memoryHolds(config: Config, loadBalance: BalanceLoader): HoldStore {
   mkdirSync(config.DATA_DIR, { recursive: true });
@@ -78,6 +95,7 @@ export async function closeDeps(deps: Deps): Promise<void> {
   await deps.settler.drain();
   await closeTokenizerWorkers();
   await deps.holds.close();
-  if (deps.redis) await deps.redis.quit().catch(() => deps.redis?.disconnect());
+  if (deps.redis?.status === 'ready') await deps.redis.quit().catch(() => deps.redis?.disconnect());
+  else deps.redis?.disconnect();
   await deps.database.close();
 }
