@@ -1,6 +1,7 @@
 // The one core path of POST /v1/chat/completions (SPEC section 3):
 // validate -> reserve -> forward -> count -> settle. Routes stay thin; providers stay transport.
 import type { ChatModel } from '../billing/price-table.js';
+import { captureServed } from '../billing/capture.js';
 import { chargeFor } from '../billing/pricing.js';
 import type { Settlement } from '../billing/holds/types.js';
 import type { Deps } from '../deps.js';
@@ -288,7 +289,7 @@ async function settle(deps: Deps, held: HeldRequest, outcome: Outcome): Promise<
     stream: held.body.stream === true,
     createdAt: new Date(held.startedAt).toISOString(),
   };
-  const { balanceTokens } = await deps.holds.capture(call.requestId, settlement);
+  const { balanceTokens } = await captureServed(deps.holds, deps.db, deps.log, settlement);
   return { costTokens, balanceTokens };
 }
 
