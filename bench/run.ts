@@ -10,7 +10,6 @@ import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -21,6 +20,7 @@ import { generateApiKey } from '../src/accounts/api-keys.js';
 import { createTestDatabase, deleteRedisPrefix, REDIS_URL, type TestDatabase } from '../test/helpers/harness.js';
 import { clockTicksPerSecond, machineTicks, processRssMiB, processSyscalls, processTicks, ticksOfCommand, ticksSince, type MachineTicks } from './proc-stats.js';
 import { summarizeProfile } from './profile-summary.js';
+import { freePort } from '../test/helpers/ports.js';
 
 const ROOT = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
 /** The checkout whose src/server.ts is measured; another one (with its own node_modules) makes an A/B of a change. */
@@ -336,16 +336,6 @@ function printGatewayLog(): void {
   for (const [kind, count] of [...gatewayLog].sort((a, b) => b[1] - a[1])) console.log(`  ${String(count).padStart(6)} x ${kind}`);
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitForHealth(origin: string, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + 90_000;

@@ -1,6 +1,5 @@
 // Errors (SPEC 3.2, 3.8, 4): bad requests never reach the provider; provider errors pass through with
 // the provider's status in OpenAI's shape and are not billed; an unreachable provider is a 502.
-import { createServer } from 'node:net';
 import { APIError } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accountWithBalance, keyFor } from '../helpers/factories.js';
@@ -17,7 +16,7 @@ import {
   sdk,
   useProxyEnv,
 } from './support.js';
-
+import { freePort } from '../helpers/ports.js';
 
 const env = useProxyEnv();
 
@@ -131,7 +130,7 @@ describe('an unreachable provider', () => {
   let down: TestGateway;
 
   beforeAll(async () => {
-    const port = await closedPort();
+    const port = await freePort();
     down = await startTestGateway({ env: { OPENAI_BASE_URL: `http://127.0.0.1:${port}/v1`, OPENAI_API_KEY: 'sk-test-stub' } });
   });
 
@@ -150,11 +149,3 @@ describe('an unreachable provider', () => {
   });
 });
 
-/** A port nothing listens on: bound once by us, then released. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}

@@ -1,9 +1,9 @@
 // With Redis unreachable the gateway cannot check balances: it refuses metered requests with a 503 in
 // OpenAI's shape (clients retry), reports not ready, and keeps running.
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accountWithBalance, keyFor } from '../helpers/factories.js';
 import { startTestGateway, type TestGateway } from '../helpers/harness.js';
+import { freePort } from '../helpers/ports.js';
 
 let healthy: TestGateway;
 let cutOff: TestGateway;
@@ -13,7 +13,7 @@ beforeAll(async () => {
   healthy = await startTestGateway();
   key = await keyFor(healthy, await accountWithBalance(healthy, 10_000));
   // A second gateway on the same database whose Redis is a port nothing listens on.
-  cutOff = await startTestGateway({ database: healthy.database, env: { REDIS_URL: `redis://127.0.0.1:${await closedPort()}` } });
+  cutOff = await startTestGateway({ database: healthy.database, env: { REDIS_URL: `redis://127.0.0.1:${await freePort()}` } });
 });
 
 afterAll(async () => {
@@ -38,10 +38,3 @@ describe('Redis unreachable', () => {
   });
 });
 
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
