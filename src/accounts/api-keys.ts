@@ -1,6 +1,5 @@
 // API keys: `tg-` + 32 random bytes (base64url). Only the sha256 is stored; the key is shown once.
 import { createHash, randomBytes } from 'node:crypto';
-import { eq } from 'drizzle-orm';
 import type { Db, Tx } from '../db/client.js';
 import { apiKeys } from '../db/schema.js';
 import { newId } from '../lib/ids.js';
@@ -47,10 +46,6 @@ export async function createApiKey(db: Db | Tx, input: NewKey, secret = generate
   return { key: secret, row: row! };
 }
 
-export async function findKeyByHash(db: Db, keyHash: string): Promise<ApiKeyRow | undefined> {
-  const [row] = await db.select().from(apiKeys).where(eq(apiKeys.keyHash, keyHash));
-  return row;
-}
 
 /** The public view of a key row: never the hash. */
 export function publicKey(row: ApiKeyRow) {

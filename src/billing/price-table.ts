@@ -39,10 +39,6 @@ export class PriceTable {
     this.byId = new Map(models.map((m) => [m.id, m]));
   }
 
-  get(id: string): ModelPrice | undefined {
-    return this.byId.get(id);
-  }
-
   chat(id: string): ChatModel | undefined {
     const model = this.byId.get(id);
     return model?.kind === 'chat' ? model : undefined;

@@ -1,7 +1,7 @@
 // One database handle over two backends: postgres.js when DATABASE_URL is set, embedded PGlite when not.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { sql, type SQL } from 'drizzle-orm';
+import type { SQL } from 'drizzle-orm';
 import { drizzle as drizzlePostgres, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import * as schema from './schema.js';
@@ -62,7 +62,6 @@ async function openPglite(dataDir: string): Promise<Database> {
   };
 }
 
-export const now = sql`now()`;
 
 /** The rows of a raw `execute` result: postgres.js returns the row array itself, PGlite `{ rows }`. */
 export function resultRows<T>(result: unknown): T[] {

@@ -25,7 +25,7 @@ export interface IdempotencyStore {
   extend(accountId: string, key: string): Promise<void>;
 }
 
-export const KEEP_SECONDS = 24 * 3600;
+const KEEP_SECONDS = 24 * 3600;
 // A pending marker outlives any request (upstream timeout) but not a crash by long.
 const PENDING_SECONDS = 15 * 60;
 
