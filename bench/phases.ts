@@ -8,8 +8,8 @@ import { Redis } from 'ioredis';
 import { createAccount } from '../src/accounts/accounts.js';
 import { hashApiKey, generateApiKey } from '../src/accounts/api-keys.js';
 import { RedisHoldStore } from '../src/billing/holds/redis-store.js';
-import type { Settlement } from '../src/billing/holds/types.js';
 import { Settler } from '../src/billing/settler.js';
+import { REDIS_CLIENT_OPTIONS } from '../src/deps.js';
 import { openDatabase } from '../src/db/client.js';
 import { runMigrations } from '../src/db/migrate.js';
 import { seed } from '../src/db/seed.js';
@@ -19,17 +19,12 @@ import { estimatePromptTokensAsync, warmTokenizers, type PromptBody } from '../s
 import { chatRequestSchema } from '../src/proxy/chat-request.js';
 import { createTestDatabase, deleteRedisPrefix, REDIS_URL } from '../test/helpers/harness.js';
 import { clockTicksPerSecond, ticksOfCommand, ticksSince } from './proc-stats.js';
+import { settlementFor } from '../test/helpers/settlements.js';
+import { chatBody } from './chat-body.js';
 
 const REQUESTS = Number(process.env.PHASE_REQUESTS ?? 10_000);
 const CONCURRENCY = Number(process.env.PHASE_CONCURRENCY ?? 32);
-const RAW_BODY = JSON.stringify({
-  model: 'gpt-4o-mini',
-  messages: [
-    { role: 'system', content: 'You are a terse assistant.' },
-    { role: 'user', content: 'Say hello in ten words or fewer.' },
-  ],
-  max_tokens: 64,
-});
+const RAW_BODY = chatBody();
 
 interface Cost {
   phase: string;
@@ -63,34 +58,15 @@ async function concurrently(count: number, task: (i: number) => Promise<void>): 
   );
 }
 
-function settlementFor(accountId: string, requestId: string): Settlement {
-  return {
-    requestId,
-    accountId,
-    keyId: null,
-    model: 'gpt-4o-mini',
-    provider: 'openai',
-    operation: null,
-    inputTokens: 24,
-    cachedInputTokens: 0,
-    outputTokens: 10,
-    reasoningTokens: 0,
-    images: 0,
-    costTokens: 10,
-    rates: { input: 150000, cachedInput: 75000, output: 600000, per: 1_000_000 },
-    usageSource: 'provider',
-    status: 'ok',
-    latencyMs: 3,
-    stream: false,
-    createdAt: new Date().toISOString(),
-  };
-}
+/** What the proxy queues for one gpt-4o-mini request of RAW_BODY's size. */
+const gptSettlement = (accountId: string, requestId: string) =>
+  settlementFor(accountId, 10, { requestId, model: 'gpt-4o-mini', provider: 'openai', inputTokens: 24, outputTokens: 10, rates: { input: 150000, cachedInput: 75000, output: 600000, per: 1_000_000 } });
 
 async function main(): Promise<void> {
   const testDatabase = await createTestDatabase();
   const prefix = `bench-phases:${randomUUID().slice(0, 8)}:`;
   const database = await openDatabase({ databaseUrl: testDatabase.url, dataDir: '/nonexistent' });
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 2, enableAutoPipelining: true }); // as src/deps.ts
+  const redis = new Redis(REDIS_URL, REDIS_CLIENT_OPTIONS); // as the gateway connects
   try {
     await runMigrations(database);
     await seed(database.db);
@@ -129,7 +105,7 @@ async function main(): Promise<void> {
       await cost('holds: reserve + capture (2 Lua scripts on Redis)', REQUESTS, () =>
         concurrently(REQUESTS, async (i) => {
           await holds.reserve({ accountId: account.id, holdId: ids[i]!, amountTokens: 50, minimumTokens: 50, ttlSeconds: 900 });
-          await holds.capture(ids[i]!, settlementFor(account.id, ids[i]!));
+          await holds.capture(ids[i]!, gptSettlement(account.id, ids[i]!));
         }),
       ),
     );

@@ -21,6 +21,7 @@ import { createTestDatabase, deleteRedisPrefix, REDIS_URL, type TestDatabase } f
 import { clockTicksPerSecond, machineTicks, processRssMiB, processSyscalls, processTicks, ticksOfCommand, ticksSince, type MachineTicks } from './proc-stats.js';
 import { summarizeProfile } from './profile-summary.js';
 import { freePort } from '../test/helpers/ports.js';
+import { chatBody } from './chat-body.js';
 
 const ROOT = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
 /** The checkout whose src/server.ts is measured; another one (with its own node_modules) makes an A/B of a change. */
@@ -41,16 +42,7 @@ const MODES = ['non-stream', 'stream'] as const;
 type Mode = (typeof MODES)[number];
 type TargetName = 'direct' | 'bare' | 'gateway';
 
-const chatBody = (mode: Mode) =>
-  JSON.stringify({
-    model: 'gpt-4o-mini',
-    messages: [
-      { role: 'system', content: 'You are a terse assistant.' },
-      { role: 'user', content: 'Say hello in ten words or fewer.' },
-    ],
-    max_tokens: 64,
-    ...(mode === 'stream' ? { stream: true } : {}),
-  });
+const bodyFor = (mode: Mode) => chatBody(mode === 'stream');
 
 interface Target {
   name: TargetName;
@@ -194,7 +186,7 @@ async function measureChat(setup: Setup, served: Record<Mode, Served>, redis: Re
   const rows: Row[] = [];
   for (const mode of MODES) {
     for (const target of setup.targets) {
-      const options = { url: `${target.origin}/v1/chat/completions`, method: 'POST' as const, headers: setup.headers, body: chatBody(mode) };
+      const options = { url: `${target.origin}/v1/chat/completions`, method: 'POST' as const, headers: setup.headers, body: bodyFor(mode) };
       const warm = await cannon(options, settings.warmupSeconds);
       const { result, cpu } = await measured(target, setup.stubPid, () => cannon(options, settings.durationSeconds));
       const row: Row = { target: target.name, mode, result, rps: result.requests.total / result.duration, cpu };
@@ -430,7 +422,7 @@ function cpuShare(before: Snapshot, after: Snapshot, requests: number): CpuShare
 }
 
 async function sanityCheck(target: Target, mode: Mode, headers: Record<string, string>): Promise<void> {
-  const response = await fetch(`${target.origin}/v1/chat/completions`, { method: 'POST', headers, body: chatBody(mode) });
+  const response = await fetch(`${target.origin}/v1/chat/completions`, { method: 'POST', headers, body: bodyFor(mode) });
   const text = await response.text();
   const fail = (why: string) => {
     throw new Error(`sanity check failed for ${target.name} ${mode}: ${why} (status ${response.status}: ${text.slice(0, 300)})`);

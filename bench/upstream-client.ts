@@ -7,18 +7,12 @@ import { spawn } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { chatBody } from './chat-body.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const REQUESTS = Number(process.env.CLIENT_REQUESTS ?? 20_000);
 const CONCURRENCY = Number(process.env.CLIENT_CONCURRENCY ?? 32);
-const BODY = JSON.stringify({
-  model: 'gpt-4o-mini',
-  messages: [
-    { role: 'system', content: 'You are a terse assistant.' },
-    { role: 'user', content: 'Say hello in ten words or fewer.' },
-  ],
-  max_tokens: 64,
-});
+const BODY = chatBody();
 
 type Call = (url: string) => Promise<number>;
 
@@ -26,7 +20,7 @@ const agent = new Agent({ keepAlive: true });
 
 const clients: Record<string, Call> = {
   // Mirrors src/providers/openai/index.ts + completeBuffered in src/proxy/chat-completions.ts.
-  'fetch, as the OpenAI adapter calls it': async (url) => {
+  'fetch, as the OpenAI adapter first called it': async (url) => {
     const clientGone = new AbortController();
     const response = await fetch(url, {
       method: 'POST',
@@ -41,7 +35,7 @@ const clients: Record<string, Call> = {
     const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: BODY });
     return (await response.arrayBuffer()).byteLength;
   },
-  'node:http + keep-alive Agent': (url) =>
+  'node:http + keep-alive Agent (the adapter now)': (url) =>
     new Promise((resolve, reject) => {
       const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(BODY) } }, (res) => {
         const chunks: Buffer[] = [];

@@ -1,5 +1,5 @@
 // The one typed bag of services, built once at start and closed once at shutdown.
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { findAccount } from './accounts/accounts.js';
@@ -68,11 +68,17 @@ export async function buildDeps(config: Config, log: Logger): Promise<Deps> {
   };
 }
 
+// While Redis is away a command waits for at most ~1 s of reconnecting, then fails: the request
+// gets a quick 503 instead of hanging (a balance that cannot be checked is never served).
+export const REDIS_CLIENT_OPTIONS: RedisOptions = {
+  maxRetriesPerRequest: 1,
+  retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
+  enableAutoPipelining: true,
+};
+
 /** ioredis retries a lost connection by itself; say so once per outage instead of once per retry. */
 function connectRedis(url: string, log: Logger): Redis {
-  // While Redis is away a command waits for at most ~1 s of reconnecting, then fails: the request
-  // gets a quick 503 instead of hanging (a balance that cannot be checked is never served).
-  const redis = new Redis(url, { maxRetriesPerRequest: 1, retryStrategy: (attempt) => Math.min(attempt * 100, 1000), enableAutoPipelining: true });
+  const redis = new Redis(url, REDIS_CLIENT_OPTIONS);
   let down = false;
   redis.on('error', (error: Error) => {
     if (!down) log.error({ err: error }, 'Redis connection lost; retrying');
