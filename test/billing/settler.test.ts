@@ -1,29 +1,17 @@
 // The settler against real Postgres and Redis: batches land once, and one unwritable entry does not
 // hold back the rest of the queue.
-import postgres from 'postgres';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { accountWithBalance } from '../helpers/factories.js';
 import { settlementFor } from '../helpers/settlements.js';
-import { startTestGateway, type TestGateway } from '../helpers/harness.js';
+import { useTestGateway } from '../helpers/harness.js';
 
-let gw: TestGateway;
-let sql: postgres.Sql;
-
-beforeAll(async () => {
-  gw = await startTestGateway();
-  sql = postgres(gw.database.url, { max: 1, onnotice: () => {} });
-});
-
-afterAll(async () => {
-  await sql?.end();
-  await gw?.stop();
-});
+const t = useTestGateway();
 
 
 describe('settler', () => {
   it('writes a batch once and keeps an unwritable entry queued without blocking the others', async () => {
-    const { holds, settler } = gw.gateway.deps;
-    const account = await accountWithBalance(gw, 1_000);
+    const { holds, settler } = t.gw.gateway.deps;
+    const account = await accountWithBalance(t.gw, 1_000);
     const good = [settlementFor(account.id, 10), settlementFor(account.id, 20), settlementFor(account.id, 30)];
     const poison = settlementFor('acct_does_not_exist', 5); // violates the foreign key forever
     for (const s of [good[0]!, poison, good[1]!, good[2]!]) await holds.capture(s.requestId, s).catch(() => {});
@@ -31,13 +19,13 @@ describe('settler', () => {
     await settler.flushOnce().catch(() => {});
     await settler.flushOnce().catch(() => {});
 
-    const rows = await sql<{ reference: string; amount: string; balance_after: string }[]>`
+    const rows = await t.sql<{ reference: string; amount: string; balance_after: string }[]>`
       select reference, amount, balance_after from ledger_entries where account_id = ${account.id} and type = 'usage' order by id`;
     expect(rows.map((r) => r.reference).sort()).toEqual(good.map((s) => s.requestId).sort());
     expect(rows.reduce((sum, r) => sum + Number(r.amount), 0)).toBe(-60);
-    const [{ balance }] = await sql<[{ balance: string }]>`select balance from accounts where id = ${account.id}`;
+    const [{ balance }] = await t.sql<[{ balance: string }]>`select balance from accounts where id = ${account.id}`;
     expect(Number(balance)).toBe(940);
-    const [{ n }] = await sql<[{ n: number }]>`select count(*)::int as n from usage_events where id = ${poison.requestId}`;
+    const [{ n }] = await t.sql<[{ n: number }]>`select count(*)::int as n from usage_events where id = ${poison.requestId}`;
     expect(n).toBe(0);
     // The poison entry is still queued (not lost), the good ones are gone from the queue.
     const queued = await holds.claimSettlements(100);
@@ -46,10 +34,10 @@ describe('settler', () => {
   });
 
   it('settles one batch over several accounts and acks each account once, leaving the mirrors right', async () => {
-    const { holds, settler } = gw.gateway.deps;
+    const { holds, settler } = t.gw.gateway.deps;
     // Entries other tests left queued (an unwritable one) would send this batch down the one-by-one path.
     await holds.ackSettlements(await holds.claimSettlements(1_000));
-    const [a, b] = [await accountWithBalance(gw, 1_000), await accountWithBalance(gw, 500)];
+    const [a, b] = [await accountWithBalance(t.gw, 1_000), await accountWithBalance(t.gw, 500)];
     await holds.view(a.id); // mirrors loaded before the captures, so the ack may keep them
     await holds.view(b.id);
     const batch = [settlementFor(a.id, 5), settlementFor(b.id, 7), settlementFor(a.id, 11), settlementFor(b.id, 13), settlementFor(a.id, 0)];
@@ -58,7 +46,7 @@ describe('settler', () => {
     await settler.flushOnce();
     await settler.flushOnce(); // in case the first joined a background run that started earlier
 
-    const rows = await sql<{ account_id: string; amount: string; balance_after: string }[]>`
+    const rows = await t.sql<{ account_id: string; amount: string; balance_after: string }[]>`
       select account_id, amount, balance_after from ledger_entries where account_id in (${a.id}, ${b.id}) and type = 'usage' order by id`;
     expect(rows.map((r) => [r.account_id, Number(r.amount), Number(r.balance_after)])).toEqual([
       [a.id, -5, 995],

@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
+import { afterAll, beforeAll } from 'vitest';
 import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import { generateApiKey } from '../../src/accounts/api-keys.js';
@@ -143,6 +144,35 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
       await deleteRedisPrefix(redisPrefix);
       rmSync(dataDir, { recursive: true, force: true });
       if (!keepDatabase) await database.drop();
+    },
+  };
+}
+
+/**
+ * For a test file: a gateway started before its tests and stopped after, and a Postgres client on its
+ * database for reading what the gateway wrote. Read both through the returned object.
+ */
+export function useTestGateway(options: TestGatewayOptions = {}): { readonly gw: TestGateway; readonly sql: postgres.Sql } {
+  let gw: TestGateway | undefined;
+  let sql: postgres.Sql | undefined;
+  beforeAll(async () => {
+    gw = await startTestGateway(options);
+    sql = postgres(gw.database.url, { max: 2, onnotice: () => {} });
+  });
+  afterAll(async () => {
+    await sql?.end();
+    await gw?.stop();
+  });
+  const started = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('the test gateway starts in beforeAll');
+    return value;
+  };
+  return {
+    get gw() {
+      return started(gw);
+    },
+    get sql() {
+      return started(sql);
     },
   };
 }

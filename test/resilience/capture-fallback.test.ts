@@ -1,36 +1,24 @@
 // SPEC 2.5: a served request is billed even when the hold store fails between reserve and capture —
 // the settlement goes straight into Postgres — and exactly once.
-import postgres from 'postgres';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { HoldStore } from '../../src/billing/holds/types.js';
 import { accountWithBalance, keyFor } from '../helpers/factories.js';
-import { startTestGateway, type TestGateway } from '../helpers/harness.js';
+import { useTestGateway } from '../helpers/harness.js';
 
-let gw: TestGateway;
-let sql: postgres.Sql;
-
-beforeAll(async () => {
-  gw = await startTestGateway();
-  sql = postgres(gw.database.url, { max: 1, onnotice: () => {} });
-});
-
-afterAll(async () => {
-  await sql?.end();
-  await gw?.stop();
-});
+const t = useTestGateway();
 
 describe('capture fallback', () => {
   it('writes the settlement to Postgres when capture fails, and never twice', async () => {
-    const account = await accountWithBalance(gw, 10_000);
-    const key = await keyFor(gw, account);
-    const holds: HoldStore = gw.gateway.deps.holds;
+    const account = await accountWithBalance(t.gw, 10_000);
+    const key = await keyFor(t.gw, account);
+    const holds: HoldStore = t.gw.gateway.deps.holds;
     const capture = holds.capture.bind(holds);
     holds.capture = async () => {
       throw new Error('Connection is closed.'); // Redis lost between reserve and capture
     };
     let response;
     try {
-      response = await gw.request('POST', '/v1/chat/completions', { key, body: { model: 'mock', messages: [{ role: 'user', content: 'hi' }] } });
+      response = await t.gw.request('POST', '/v1/chat/completions', { key, body: { model: 'mock', messages: [{ role: 'user', content: 'hi' }] } });
     } finally {
       holds.capture = capture;
     }
@@ -41,13 +29,13 @@ describe('capture fallback', () => {
     expect(Number(response.headers.get('x-tokengate-balance'))).toBe(10_000 - cost);
 
     // Already in Postgres, before any settler run; a later settler run adds nothing.
-    const ledger = () => sql<{ amount: string }[]>`select amount from ledger_entries where reference = ${requestId} and type = 'usage'`;
+    const ledger = () => t.sql<{ amount: string }[]>`select amount from ledger_entries where reference = ${requestId} and type = 'usage'`;
     expect((await ledger()).map((r) => Number(r.amount))).toEqual([-cost]);
-    while ((await gw.gateway.deps.settler.flushOnce()) > 0);
+    while ((await t.gw.gateway.deps.settler.flushOnce()) > 0);
     expect((await ledger()).map((r) => Number(r.amount))).toEqual([-cost]);
 
-    const view = await gw.request('GET', '/account', { key });
+    const view = await t.gw.request('GET', '/account', { key });
     expect(view.body).toMatchObject({ balance: 10_000 - cost, held: 0 });
-    expect((await gw.request('GET', '/admin/reconcile', { key: gw.adminKey })).body.ok).toBe(true);
+    expect((await t.gw.request('GET', '/admin/reconcile', { key: t.gw.adminKey })).body.ok).toBe(true);
   });
 });
