@@ -37,6 +37,8 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   });
   app.use('*', requestId());
   app.use('*', async (c, next) => {
+    // Below info (e.g. LOG_LEVEL=warn) the request line is skipped before any of it is built.
+    if (!deps.log.isLevelEnabled('info')) return next();
     const started = performance.now();
     await next();
     deps.log.info(
