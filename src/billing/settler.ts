@@ -23,12 +23,22 @@ export class Settler {
   private stopped = false;
   private failing = false;
   private readonly reported = new Set<string>(); // entries already logged as unwritable
+  private readonly settledListeners: Array<(accountIds: string[]) => void> = [];
 
   constructor(private readonly options: SettlerOptions) {}
 
   start(): void {
     this.stopped = false;
     this.schedule();
+  }
+
+  /**
+   * Calls `listener` with the accounts of every batch committed to Postgres (after the commit), for
+   * work that follows a debit: low-balance alerts, auto-recharge. A listener must not throw; it runs
+   * off the settlement path and its own failures are its own to log.
+   */
+  onSettled(listener: (accountIds: string[]) => void): void {
+    this.settledListeners.push(listener);
   }
 
   /** Settles one batch; returns how many settlements it wrote. Concurrent calls share one run. */
@@ -84,7 +94,20 @@ export class Settler {
       return this.settleOneByOne(queued, error);
     }
     await this.options.holds.ackSettlements(queued);
+    this.announce(queued);
     return queued.length;
+  }
+
+  private announce(written: QueuedSettlement[]): void {
+    if (written.length === 0 || this.settledListeners.length === 0) return;
+    const accountIds = [...new Set(written.map((entry) => entry.settlement.accountId))];
+    for (const listener of this.settledListeners) {
+      try {
+        listener(accountIds);
+      } catch (error) {
+        this.options.log.error({ err: error }, 'a settlement listener failed');
+      }
+    }
   }
 
   private async settleOneByOne(queued: QueuedSettlement[], batchError: unknown): Promise<number> {
@@ -103,6 +126,7 @@ export class Settler {
       }
     }
     await this.options.holds.ackSettlements(written);
+    this.announce(written);
     if (written.length === 0) throw lastError; // nothing got through: Postgres itself is the problem
     return written.length;
   }
