@@ -232,6 +232,22 @@ describe.each(backends)('$name', ({ create }) => {
       expect((await store.view(account)).heldTokens).toBe(300);
       expect(await store.reserve(hold(account, 700))).toEqual({ ok: true, heldTokens: 700, availableTokens: 0 });
     });
+
+    it('extend keeps a running hold alive past its first expiry; an ended hold cannot be extended', async () => {
+      pg.balances.set(account, 1000);
+      const request = hold(account, 600, { ttlSeconds: 10 });
+      await store.reserve(request);
+      clock.ms += 9_000;
+      expect(await store.extend(account, request.holdId, 10)).toBe(true);
+      clock.ms += 9_000; // 18 s after the reserve: past the first expiry, inside the extended one
+      expect((await store.view(account)).heldTokens).toBe(600);
+      expect(await store.reserve(hold(account, 500))).toMatchObject({ ok: false, availableTokens: 400 });
+      clock.ms += 1_000;
+      expect((await store.view(account)).heldTokens).toBe(0);
+      expect(await store.extend(account, request.holdId, 10)).toBe(false); // expired: not revived
+      expect((await store.view(account)).heldTokens).toBe(0);
+      expect(await store.extend(account, 'no-such-hold', 10)).toBe(false);
+    });
   });
 
   describe('settlement queue', () => {

@@ -85,6 +85,17 @@ export class MemoryHoldStore implements HoldStore {
     return { balanceTokens: (await this.view(settlement.accountId)).balanceTokens };
   }
 
+  async extend(accountId: string, holdId: string, ttlSeconds: number): Promise<boolean> {
+    if (!Number.isFinite(ttlSeconds) || ttlSeconds <= 0) throw new RangeError(`ttlSeconds must be positive, got ${ttlSeconds}`);
+    const account = this.account(accountId);
+    const now = this.now();
+    dropExpired(account, now);
+    const hold = account.holds.get(holdId);
+    if (!hold) return false;
+    hold.expiresAtMs = now + ttlSeconds * 1000;
+    return true;
+  }
+
   async void(accountId: string, holdId: string): Promise<void> {
     const account = this.account(accountId);
     dropExpired(account, this.now());

@@ -30,6 +30,7 @@ import {
   ackScript,
   captureScript,
   claimScript,
+  extendScript,
   invalidateScript,
   loadScript,
   reserveScript,
@@ -57,6 +58,7 @@ const scripts = {
   tokengateHoldLoad: { lua: loadScript, numberOfKeys: 5 },
   tokengateHoldCapture: { lua: captureScript, numberOfKeys: 8 },
   tokengateHoldVoid: { lua: voidScript, numberOfKeys: 3 },
+  tokengateHoldExtend: { lua: extendScript, numberOfKeys: 3 },
   tokengateHoldView: { lua: viewScript, numberOfKeys: 4 },
   tokengateHoldInvalidate: { lua: invalidateScript, numberOfKeys: 2 },
   tokengateHoldAck: { lua: ackScript, numberOfKeys: 5 },
@@ -104,6 +106,14 @@ export class RedisHoldStore implements HoldStore {
     if (found === 1 && balance !== undefined) return { balanceTokens: balance };
     // The charge is recorded in pending; loading the mirror tells us the balance it leaves.
     return { balanceTokens: (await this.view(settlement.accountId)).balanceTokens };
+  }
+
+  async extend(accountId: string, holdId: string, ttlSeconds: number): Promise<boolean> {
+    if (!Number.isFinite(ttlSeconds) || ttlSeconds <= 0) throw new RangeError(`ttlSeconds must be positive, got ${ttlSeconds}`);
+    const k = this.keys(accountId);
+    const now = this.now();
+    const reply = await this.commands.tokengateHoldExtend(k.holds, k.hamt, k.held, holdId, now, now + ttlSeconds * 1000);
+    return Number(reply) === 1;
   }
 
   async void(accountId: string, holdId: string): Promise<void> {

@@ -86,6 +86,14 @@ if not balance then return {0} end
 return {1, tonumber(balance)}
 `;
 
+/** KEYS: holds, hamt, held. ARGV: holdId, nowMs, expiresAtMs. Returns 1 if the hold is open (and now expires later), else 0. */
+export const extendScript = `${prelude}
+dropExpired(KEYS[1], KEYS[2], KEYS[3], ARGV[2])
+if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then return 0 end
+redis.call('ZADD', KEYS[1], 'XX', ARGV[3], ARGV[1])
+return 1
+`;
+
 /** KEYS: holds, hamt, held. ARGV: holdId, nowMs. Unknown or expired holds are a no-op. */
 export const voidScript = `${prelude}
 dropExpired(KEYS[1], KEYS[2], KEYS[3], ARGV[2])

@@ -58,6 +58,12 @@ export interface HoldStore {
   reserve(request: ReserveRequest): Promise<ReserveResult>;
   /** Ends a hold by charging costTokens (may exceed the hold) and queues the settlement, atomically. */
   capture(holdId: string, settlement: Settlement): Promise<{ balanceTokens: number }>;
+  /**
+   * Keeps an open hold alive while its request runs: its expiry becomes now + ttlSeconds. `progress`
+   * is what the request would be billed if it died now (delivered part, status 'interrupted'); a store
+   * may keep it so an expired hold is settled by it. Returns false when the hold is no longer open.
+   */
+  extend(accountId: string, holdId: string, ttlSeconds: number, progress?: Settlement): Promise<boolean>;
   /** Ends a hold without charge. Unknown or expired holds are a no-op. */
   void(accountId: string, holdId: string): Promise<void>;
   /** Balance and held amount as the store sees them (loads the mirror on a miss). */
