@@ -36,6 +36,7 @@ const envSchema = z.object({
   HOLD_TTL_SECONDS: positiveInt.default(900),
   SETTLE_INTERVAL_MS: positiveInt.default(50),
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(30_000),
+  DRAIN_AFTER_DISCONNECT_MS: positiveInt.default(30_000),
 });
 
 export type Config = Omit<z.infer<typeof envSchema>, 'PUBLIC_URL'> & { PUBLIC_URL: string };
@@ -54,6 +55,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(line.replace(/\s+/g, ' '));
   }
   const config = parsed.data;
+  if (config.UPSTREAM_TIMEOUT_MS >= config.HOLD_TTL_SECONDS * 1000) {
+    // A hold must outlive the longest wait for an answer, or the money it holds could be spent twice.
+    throw new ConfigError(
+      `Invalid configuration: UPSTREAM_TIMEOUT_MS must be shorter than HOLD_TTL_SECONDS (got ${config.UPSTREAM_TIMEOUT_MS} ms and ${config.HOLD_TTL_SECONDS} s)`,
+    );
+  }
   return { ...config, PUBLIC_URL: config.PUBLIC_URL ?? `http://localhost:${config.PORT}` };
 }
 

@@ -15,9 +15,10 @@ import { seed } from './db/seed.js';
 import { KeyAuthenticator } from './http/auth.js';
 import { closeTokenizerWorkers, warmTokenizers } from './metering/tokenizer.js';
 import type { Logger } from './log.js';
-import { MemoryIdempotencyStore, RedisIdempotencyStore, type IdempotencyStore } from './proxy/idempotency.js';
+import { MemoryIdempotencyStore, RedisIdempotencyStore, type IdempotencyStore } from './billing/idempotency-store.js';
 import { createProviderRegistry, type ProviderRegistry } from './providers/registry.js';
 import { Settler } from './billing/settler.js';
+import { heartbeatPeriodMs, InflightCalls } from './billing/metered-call/inflight.js';
 
 export interface Deps {
   config: Config;
@@ -31,6 +32,8 @@ export interface Deps {
   settler: Settler;
   idempotency: IdempotencyStore;
   providers: ProviderRegistry;
+  /** Metered calls running in this process: kept alive by one ticker, cut at shutdown. */
+  inflight: InflightCalls;
   redis: Redis | null;
 }
 
@@ -64,6 +67,7 @@ export async function buildDeps(config: Config, log: Logger): Promise<Deps> {
     settler: new Settler({ db: database.db, holds, log, intervalMs: config.SETTLE_INTERVAL_MS }),
     idempotency: redis ? new RedisIdempotencyStore(redis, config.REDIS_PREFIX) : new MemoryIdempotencyStore(),
     providers: createProviderRegistry(config),
+    inflight: new InflightCalls(heartbeatPeriodMs(config.HOLD_TTL_SECONDS), log),
     redis,
   };
 }

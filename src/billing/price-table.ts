@@ -14,6 +14,8 @@ const chatModelSchema = z.object({
   cachedInput: rate,
   output: rate,
   maxOutputTokens: z.number().int().positive(),
+  /** Thinks in tokens it does not stream: without reported usage it is billed its output cap. */
+  reasoning: z.boolean().default(false),
 });
 
 const imageModelSchema = z.object({

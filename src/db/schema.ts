@@ -79,7 +79,7 @@ export const usageEvents = pgTable(
     cost: tokens('cost').notNull(),
     rates: jsonb('rates').notNull(),
     usageSource: text('usage_source', { enum: ['provider', 'estimated'] }).notNull(),
-    status: text('status', { enum: ['ok', 'error', 'client_aborted'] }).notNull(),
+    status: text('status', { enum: ['ok', 'error', 'client_aborted', 'interrupted'] }).notNull(),
     latencyMs: integer('latency_ms').notNull().default(0),
     stream: boolean('stream').notNull().default(false),
     createdAt: createdAt(),
