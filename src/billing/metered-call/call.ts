@@ -4,7 +4,7 @@
 // bounded time and size) to learn that usage, then settles.
 import type { Deps } from '../../deps.js';
 import { ApiError, insufficientBalance } from '../../http/errors.js';
-import { jsonResponse, upstreamErrorBody } from '../../proxy/responses.js';
+import { jsonResponse, upstreamErrorBody } from './answers.js';
 import { UpstreamUnavailableError, type ChatResponse } from '../../providers/types.js';
 import type { Settlement } from '../holds/types.js';
 import { MAX_REPLAY_BYTES, NOT_REPLAYABLE_HEADER, type IdempotencyGate } from './idempotency-gate.js';
