@@ -18,7 +18,7 @@ accountCheckout.post('/checkout', async (c) => {
   if (!stripe) throw stripeNotConfigured();
   const input = await parseBody(c, checkoutSchema);
   const pkg = await findActivePackage(db, input.packageId);
-  if (!pkg) throw badRequest(`No active package '${input.packageId}'; GET /packages lists them.`, 'packageId', 'package_not_found');
+  if (!pkg) throw badRequest(`Invalid 'packageId': no active package '${input.packageId}'; GET /packages lists them.`, 'packageId', 'package_not_found');
   const account = await findAccount(db, c.get('auth').accountId);
   if (!account) throw notFound('Account not found.');
   try {

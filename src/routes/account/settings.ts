@@ -47,10 +47,10 @@ accountSettings.patch('/settings', async (c) => {
     };
     if (next.enabled || patch.packageId !== undefined) {
       const pkg = await findActivePackage(db, next.packageId);
-      if (!pkg) throw badRequest(`No active package '${next.packageId}'; GET /packages lists them.`, 'autoRecharge.packageId', 'package_not_found');
+      if (!pkg) throw badRequest(`Invalid 'autoRecharge.packageId': no active package '${next.packageId}'; GET /packages lists them.`, 'autoRecharge.packageId', 'package_not_found');
       if (next.enabled && next.monthlyLimitTokens < pkg.tokens) {
         throw badRequest(
-          `monthlyLimitTokens (${next.monthlyLimitTokens}) is below one recharge of package '${pkg.id}' (${pkg.tokens} tokens): no recharge could ever run.`,
+          `Invalid 'autoRecharge.monthlyLimitTokens': ${next.monthlyLimitTokens} is below one recharge of package '${pkg.id}' (${pkg.tokens} tokens), so no recharge could ever run.`,
           'autoRecharge.monthlyLimitTokens',
         );
       }
