@@ -98,3 +98,19 @@ export async function smallPackage(env: StripeEnv, tokens = 3_000, priceCents = 
   await env.sql`insert into packages (id, name, tokens, price_cents, currency) values (${id}, ${'Test ' + id}, ${tokens}, ${priceCents}, ${currency})`;
   return id;
 }
+
+/** One mock chat completion that costs about 2 * outputTokens + the prompt; returns its status. */
+export async function spend(env: StripeEnv, key: string, outputTokens: number): Promise<{ status: number; cost: number }> {
+  const response = await fetch(`${env.gw.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'x-mock-output-tokens': String(outputTokens) },
+    body: JSON.stringify({ model: 'mock', messages: [{ role: 'user', content: 'hi' }], max_tokens: outputTokens }),
+  });
+  await response.arrayBuffer();
+  return { status: response.status, cost: Number(response.headers.get('x-tokengate-cost') ?? 0) };
+}
+
+/** Writes every queued settlement into Postgres (and so runs the settlement listeners). */
+export async function settleAll(env: StripeEnv): Promise<void> {
+  while ((await env.gw.gateway.deps.settler.flushOnce()) > 0);
+}
