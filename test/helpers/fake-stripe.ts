@@ -22,7 +22,7 @@ export interface RecordedRequest {
 }
 
 /** What the next off-session PaymentIntent does: succeed, stay processing, or fail like a real card. */
-export type IntentOutcome = 'succeeded' | 'processing' | { error: 'authentication_required' | 'card_declined'; declineCode?: string };
+export type IntentOutcome = 'succeeded' | 'processing' | 'server_error' | { error: 'authentication_required' | 'card_declined'; declineCode?: string };
 
 type StripeObject = Record<string, unknown> & { id: string };
 
@@ -135,6 +135,8 @@ export class FakeStripe {
     const replayed = replayKey ? this.idempotent.get(replayKey) : undefined;
     if (replayed) return send(res, replayed.status, replayed.body);
     const [status, answer] = this.route(method, url, body);
+    // A 500 tells the client not to retry, and is not kept for the key: a later retry runs afresh.
+    if (status >= 500) return send(res, status, answer, { 'stripe-should-retry': 'false' });
     if (replayKey) this.idempotent.set(replayKey, { status, body: answer });
     send(res, status, answer);
   }
@@ -197,6 +199,7 @@ export class FakeStripe {
 
   private offSessionIntent(body: Params): [number, unknown] {
     const outcome = this.intentOutcomes.shift() ?? 'succeeded';
+    if (outcome === 'server_error') return [500, stripeError('api_error', 'An unknown error occurred.')];
     const intent = this.createIntent({ amount: Number(body.amount), currency: String(body.currency), customer: String(body.customer), metadata: (body.metadata as Params) ?? {} }, outcome === 'processing' ? 'processing' : 'succeeded');
     Object.assign(intent, { payment_method: body.payment_method, off_session: body.off_session === 'true' });
     if (typeof outcome === 'object') {
@@ -318,8 +321,8 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json', 'request-id': id('req') });
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'request-id': id('req'), ...headers });
   res.end(JSON.stringify(body));
 }
 

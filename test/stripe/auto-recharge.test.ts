@@ -171,6 +171,26 @@ describe('auto-recharge', () => {
     expect(await attemptsOf(env, account.accountId)).toMatchObject([{ status: 'failed' }]);
   });
 
+  it('Stripe not answering is no failure: the attempt stays pending and is resumed later with the same idempotency key', async () => {
+    const account = await rechargeable(env);
+    env.fake.intentOutcomes.push('server_error');
+    await spendAndSettle(env, account.key, 600);
+    const [first] = intentsOf(env, account.customerId);
+    expect(await attemptsOf(env, account.accountId)).toMatchObject([{ status: 'pending', payment_intent_id: null }]);
+    expect((await autoRechargeView(env, account.key)).consecutiveFailures).toBe(0);
+
+    // Within ten minutes nothing retries it (another instance may still be waiting for Stripe)...
+    await spendAndSettle(env, account.key, 32);
+    expect(intentsOf(env, account.customerId)).toHaveLength(1);
+    // ...after that, the next settlement resumes it: same attempt, same key, so Stripe makes one payment.
+    await env.sql`update auto_recharge_attempts set updated_at = now() - interval '11 minutes' where account_id = ${account.accountId}`;
+    await spendAndSettle(env, account.key, 32);
+    const requests = intentsOf(env, account.customerId);
+    expect(requests).toHaveLength(2);
+    expect(requests[1]!.idempotencyKey).toBe(first!.idempotencyKey);
+    expect(await attemptsOf(env, account.accountId)).toMatchObject([{ status: 'pending', payment_intent_id: expect.stringMatching(/^pi_/) }]);
+  });
+
   it('a customer without a saved card is a recorded failure', async () => {
     const account = await rechargeable(env);
     env.fake.paymentMethods.set(account.customerId, []);
