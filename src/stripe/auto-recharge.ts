@@ -156,7 +156,7 @@ export class AutoRecharger {
   private async charge(customerId: string, attempt: Attempt): Promise<void> {
     const { db, stripe, log, retrySeconds } = this.deps;
     const fail = (code: string, message: string, declineCode: string | null = null, paymentIntentId: string | null = null) =>
-      recordRechargeFailure(db, attempt.id, { code, declineCode, message, paymentIntentId }, retrySeconds);
+      db.transaction((tx) => recordRechargeFailure(tx, attempt.id, { code, declineCode, message, paymentIntentId }, retrySeconds));
     try {
       const methods = await stripe.customers.listPaymentMethods(customerId, { limit: 1 });
       const method = methods.data[0];
