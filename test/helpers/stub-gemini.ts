@@ -19,8 +19,8 @@ export interface UsageMetadata {
 export type GeminiScript =
   /** A JSON body (a GenerateContentResponse or a Google error) with the given status. */
   | { kind: 'json'; status?: number; body: unknown }
-  /** SSE: each event as one `data:` line, then the connection closes. */
-  | { kind: 'stream'; events: unknown[]; everyMs?: number }
+  /** SSE: headers at once, then each event as one `data:` line (the first after `firstAfterMs`), then the end. */
+  | { kind: 'stream'; events: unknown[]; everyMs?: number; firstAfterMs?: number }
   /** Never answers; the request is recorded and the connection stays open until the peer closes it. */
   | { kind: 'silent' };
 
@@ -155,6 +155,7 @@ export async function startStubGemini(apiKey = 'gemini-test-key'): Promise<StubG
       case 'stream':
         res.writeHead(200, { 'content-type': 'text/event-stream' });
         res.flushHeaders();
+        if (script.firstAfterMs) await new Promise((resolve) => setTimeout(resolve, script.firstAfterMs));
         for (const event of script.events) {
           if (res.destroyed) return;
           res.write(`data: ${JSON.stringify(event)}\r\n\r\n`);
