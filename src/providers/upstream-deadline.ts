@@ -61,12 +61,12 @@ export class UpstreamDeadline {
     if (this.timedOut) {
       return new UpstreamUnavailableError(`${this.provider} did not answer within ${this.timeoutMs} ms.`, 'timeout', `timeout after ${this.timeoutMs} ms`);
     }
-    return new UpstreamUnavailableError(`Could not reach ${this.provider}.`, 'connection', describe(error));
+    return new UpstreamUnavailableError(`Could not reach ${this.provider}.`, 'connection', describeError(error));
   }
 }
 
 /** The error and its causes in one line (fetch hides the errno in `cause`). */
-export function describe(error: unknown): string {
+export function describeError(error: unknown): string {
   const parts: string[] = [];
   let current: unknown = error;
   for (let depth = 0; current !== undefined && current !== null && depth < 4; depth += 1) {
