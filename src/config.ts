@@ -38,6 +38,7 @@ const envSchema = z.object({
   OPENAI_BASE_URL: url(['http:', 'https:']).default('https://api.openai.com/v1'),
   GEMINI_API_KEY: optionalSecret,
   GEMINI_BASE_URL: url(['http:', 'https:']).optional(),
+  MOCK_PROVIDER: z.enum(['on', 'off']).default('on'),
   STRIPE_SECRET_KEY: z.string().regex(/^(sk|rk)_(test|live)_\S+$/, 'a Stripe secret key (sk_test_..., sk_live_... or a restricted rk_... key)').optional(),
   STRIPE_WEBHOOK_SECRET: z.string().regex(/^whsec_\S+$/, "a webhook signing secret (whsec_..., from the Dashboard or 'stripe listen')").optional(),
   STRIPE_API_BASE: stripeApiBase.optional(),
