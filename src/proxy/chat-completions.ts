@@ -9,7 +9,7 @@ import type { AuthContext } from '../http/context.js';
 import { ApiError, badRequest, forbidden, fromZodError, insufficientBalance } from '../http/errors.js';
 import { generatedFromCompletion } from '../metering/completion.js';
 import { OpenAIStreamMeter, requestWantsUsage, withIncludeUsage } from '../metering/openai-stream.js';
-import { countCompletionTokens, estimatePromptTokensAsync } from '../metering/tokenizer.js';
+import { countCompletionTokens, measurePrompt } from '../metering/tokenizer.js';
 import { usageFromOpenAI, type ProviderUsage } from '../metering/usage.js';
 import { UpstreamUnavailableError, type ChatProvider, type ChatResponse } from '../providers/types.js';
 import { chatRequestSchema, type ChatRequestBody } from './chat-request.js';
@@ -56,7 +56,7 @@ export async function handleChatCompletion(deps: Deps, call: ChatCall): Promise<
     if (replay) return replay;
   }
   try {
-    const promptTokens = await estimatePromptTokensAsync(body, model.encoding);
+    const promptTokens = await measurePrompt(body, model).count();
     const held: HeldRequest = { call, model, body, promptTokens, startedAt, idempotencyKey };
     const upstreamBody = await reserve(deps, held);
     return await forward(deps, held, provider, upstreamBody);
