@@ -38,6 +38,8 @@ export function countTextBounded(text: string, encode: (piece: string) => number
   const LONG_RUN = 128;
   /** Pieces of short segments are encoded together up to this length, so a WASM call is not paid per word. */
   const PIECE = 2048;
+  // No run in a text this short can be long, and it is one piece: the common case skips the scan.
+  if (text.length <= LONG_RUN) return text === '' ? 0 : encode(text);
   // Each match is the character before a cut (the look-ahead checks the one after): matching the
   // character first and looking ahead is several times faster in V8 than a look-behind at every position.
   const cuts = /[^\s\p{White_Space}](?=[ \t])|[\p{L}\p{N}](?=[^\s\p{White_Space}\p{L}\p{M}\p{N}'])|\p{L}(?=\p{N})|\p{N}(?=\p{L})/gu;
