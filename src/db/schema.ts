@@ -130,6 +130,9 @@ export const ledgerEntries = pgTable(
   },
   (t) => [
     uniqueIndex('ledger_entries_type_reference_idx').on(t.type, t.reference),
+    // An admin's idempotency key names one posting whatever its sign: a grant and a deduction may not
+    // share a reference (otherwise +500 and -300 sent at once with one key would both be written).
+    uniqueIndex('ledger_entries_grant_reference_idx').on(t.reference).where(sql`${t.type} in ('grant', 'deduction')`),
     index('ledger_entries_account_id_idx').on(t.accountId, t.id),
   ],
 );
