@@ -3,7 +3,7 @@
 // forwarded unmetered. Which fields a provider honours is the adapter's business.
 import { z } from 'zod';
 
-/** OpenAI's longest prompt (gpt-image-1); short enough to count inline (see INLINE_COUNT_MAX_CHARS). */
+/** OpenAI's longest prompt (gpt-image-1). */
 export const MAX_IMAGE_PROMPT_CHARS = 32_000;
 
 export const imageRequestSchema = z.strictObject({

@@ -13,13 +13,13 @@ import {
   type ImageTokens,
 } from '../billing/image-pricing.js';
 import { runMeteredCall, type HoldRequestPlan, type MeteredOperation, type MeteredRequest, type MeteredUsage, type StreamMeter } from '../billing/metered-call/index.js';
-import { AUTO, type ImageModel } from '../billing/price-table.js';
+import { AUTO, MOST_EXPENSIVE_IMAGE_RULE, type ImageModel } from '../billing/price-table.js';
 import type { Deps } from '../deps.js';
 import type { AuthContext } from '../http/context.js';
 import { badRequest, forbidden, fromZodError } from '../http/errors.js';
 import { isJsonObject } from '../metering/guards.js';
 import { readImagesAnswer } from '../metering/image-usage.js';
-import { countTokens } from '../metering/tokenizer.js';
+import { measurePrompt } from '../metering/tokenizer.js';
 import type { ChatResponse, EndpointRequest } from '../providers/types.js';
 import { imageRequestSchema, type ImageRequestBody } from './image-request.js';
 
@@ -102,9 +102,15 @@ class ImageOperation implements MeteredOperation {
 
   async planHold(): Promise<HoldRequestPlan> {
     // All or nothing: a smaller hold cannot buy part of an image, so the reservation policy does not apply.
-    const promptTokens = this.model.tokenRates ? countTokens(this.body.prompt, this.model.encoding) : 0;
+    const promptTokens = this.model.tokenRates ? await this.promptTokens() : 0;
     const amountTokens = imageHoldTokens(this.model, this.choice, this.n, promptTokens);
     return { amountTokens, minimumTokens: amountTokens };
+  }
+
+  /** The prompt as one user message, counted like a chat prompt (inline when short, else in a worker). */
+  private promptTokens(): Promise<number> {
+    const rules = { encoding: this.model.encoding, imageTokens: MOST_EXPENSIVE_IMAGE_RULE, input: 1, output: 1 };
+    return measurePrompt({ messages: [{ role: 'user', content: this.body.prompt }] }, rules).count();
   }
 
   forward(_heldTokens: number, signal: AbortSignal): Promise<ChatResponse> {

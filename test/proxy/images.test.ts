@@ -2,7 +2,7 @@
 // at the dearest price the request allows (all or nothing), the charge is the images returned or the
 // tokens gpt-image-1 reports, and bad requests are refused before any hold.
 import { describe, expect, it } from 'vitest';
-import { countTokens } from '../../src/metering/tokenizer.js';
+import { estimatePromptTokens } from '../../src/metering/tokenizer.js';
 import { openAIImageError, openAIImages, openAIImageUsage } from '../helpers/stub-image-providers.js';
 import { apiError, expectUntouched, imageUsage, postImages, useImageEnv } from './image-support.js';
 import { accountView, expectNotBilled, funded } from './support.js';
@@ -46,7 +46,7 @@ describe('gpt-image-1: billed from the tokens it reports', () => {
     const pending = client.images.generate({ model: 'gpt-image-1', prompt, n: 3 }).withResponse();
     await env.openai.waitForRequests(1);
     // size and quality default to "auto": the dearest gpt-image-1 image is 250,000 (high, 1024x1536).
-    const held = 3 * 250_000 + countTokens(prompt, 'o200k_base') * 5;
+    const held = 3 * 250_000 + estimatePromptTokens({ messages: [{ role: 'user', content: prompt }] }, 'o200k_base') * 5;
     expect(await accountView(env.gw, key)).toMatchObject({ balance: 2_000_000, held, available: 2_000_000 - held });
     release.resolve();
 
