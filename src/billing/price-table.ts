@@ -3,11 +3,19 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
 const rate = z.number().int().nonnegative();
+const provider = z.enum(['openai', 'gemini', 'mock']);
+
+/**
+ * Billing tokens per call of a built-in tool the provider charges per call (web_search, file_search,
+ * code_interpreter, image_generation, ...), keyed by the tool's `type` without a date suffix. A tool
+ * missing here is refused (src/billing/tool-prices.ts): nothing is free by accident.
+ */
+const toolPricesSchema = z.record(z.string().regex(/^[a-z][a-z0-9_]*$/, 'tool names are snake_case tool types, e.g. web_search'), rate);
 
 const chatModelSchema = z.object({
   id: z.string().min(1),
   kind: z.literal('chat').default('chat'),
-  provider: z.enum(['openai', 'gemini', 'mock']),
+  provider,
   upstreamModel: z.string().min(1),
   encoding: z.enum(['o200k_base', 'cl100k_base']),
   input: rate,
@@ -16,34 +24,65 @@ const chatModelSchema = z.object({
   maxOutputTokens: z.number().int().positive(),
   /** Thinks in tokens it does not stream: without reported usage it is billed its output cap. */
   reasoning: z.boolean().default(false),
+  /** Per-model tool prices; each entry overrides the top-level `toolPrices` for this model. */
+  toolPrices: toolPricesSchema.optional(),
 });
 
 const imageModelSchema = z.object({
   id: z.string().min(1),
   kind: z.literal('image'),
-  provider: z.enum(['openai', 'gemini', 'mock']),
+  provider,
   upstreamModel: z.string().min(1),
   imagePrices: z.record(z.string(), z.record(z.string(), rate)),
 });
 
-const modelSchema = z.union([chatModelSchema, imageModelSchema]);
-const fileSchema = z.object({ models: z.array(modelSchema).min(1) });
+const embeddingModelSchema = z.object({
+  id: z.string().min(1),
+  kind: z.literal('embedding'),
+  provider,
+  upstreamModel: z.string().min(1),
+  encoding: z.enum(['o200k_base', 'cl100k_base']),
+  /** Billing tokens per 1,000,000 input tokens; embeddings have no output. */
+  input: rate,
+});
+
+const modelSchema = z.union([chatModelSchema, imageModelSchema, embeddingModelSchema]);
+const fileSchema = z.object({ models: z.array(modelSchema).min(1), toolPrices: toolPricesSchema.default({}) });
 
 export type ChatModel = z.infer<typeof chatModelSchema>;
 export type ImageModel = z.infer<typeof imageModelSchema>;
-export type ModelPrice = ChatModel | ImageModel;
+export type EmbeddingModel = z.infer<typeof embeddingModelSchema>;
+export type ModelPrice = ChatModel | ImageModel | EmbeddingModel;
 export type Rates = Pick<ChatModel, 'input' | 'cachedInput' | 'output'>;
+export type ToolPrices = Readonly<Record<string, number>>;
 
 export class PriceTable {
   private readonly byId: Map<string, ModelPrice>;
 
-  constructor(models: ModelPrice[]) {
+  constructor(
+    models: ModelPrice[],
+    private readonly defaultToolPrices: ToolPrices = {},
+  ) {
     this.byId = new Map(models.map((m) => [m.id, m]));
   }
 
   chat(id: string): ChatModel | undefined {
     const model = this.byId.get(id);
     return model?.kind === 'chat' ? model : undefined;
+  }
+
+  embedding(id: string): EmbeddingModel | undefined {
+    const model = this.byId.get(id);
+    return model?.kind === 'embedding' ? model : undefined;
+  }
+
+  model(id: string): ModelPrice | undefined {
+    return this.byId.get(id);
+  }
+
+  /** Per-call tool prices in force for a chat model: the table's, overridden by the model's own. */
+  toolPrices(model: ChatModel): ToolPrices {
+    return { ...this.defaultToolPrices, ...model.toolPrices };
   }
 
   all(): ModelPrice[] {
@@ -55,5 +94,5 @@ const DEFAULT_FILE = new URL('../../config/models.json', import.meta.url);
 
 export function loadPriceTable(file: URL | string = DEFAULT_FILE): PriceTable {
   const parsed = fileSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
-  return new PriceTable(parsed.models);
+  return new PriceTable(parsed.models, parsed.toolPrices);
 }
