@@ -10,7 +10,8 @@ CREATE TABLE "stored_responses" (
 	"request_id" text NOT NULL,
 	"model" text NOT NULL,
 	"provider" text NOT NULL,
-	"context_tokens" integer,
+	"input_tokens" integer,
+	"output_tokens" integer,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint

@@ -142,8 +142,9 @@ export const settings = pgTable('settings', {
 
 // Responses are stored at the provider under the operator's account, so the gateway records which
 // account created each one: reads, deletes and continuations (previous_response_id, item_reference)
-// are allowed only to that account. `context_tokens` (input + output of the response, from its usage)
-// bounds what continuing from it adds to the next prompt, for that request's hold.
+// are allowed only to that account. Its usage (null until it finished with one) bounds what continuing
+// from it adds to the next prompt, for that request's hold: input + output tokens after
+// previous_response_id, output tokens for an item_reference to one of its output items.
 export const storedResponses = pgTable(
   'stored_responses',
   {
@@ -152,7 +153,8 @@ export const storedResponses = pgTable(
     requestId: text('request_id').notNull(),
     model: text('model').notNull(),
     provider: text('provider').notNull(),
-    contextTokens: integer('context_tokens'),
+    inputTokens: integer('input_tokens'),
+    outputTokens: integer('output_tokens'),
     createdAt: createdAt(),
   },
   (t) => [index('stored_responses_account_created_idx').on(t.accountId, t.createdAt)],

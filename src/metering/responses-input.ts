@@ -1,0 +1,98 @@
+/**
+ * The prompt of a Responses API request, walked for the hold (SPEC 3.4): every text it carries, the
+ * fixed costs of images, and the stored items it refers to. Conservative by construction: every string
+ * anywhere in an input item is counted as text (ids and statuses included), tool definitions and the
+ * output schema as their JSON, an opaque `encrypted_content` (reasoning carried between turns) as one
+ * token per character. A part whose cost cannot be bounded from the request (files, audio) is refused
+ * rather than under-held. The provider's reported usage decides the charge; this only sizes the hold.
+ */
+import { isJsonObject, type JsonObject } from './guards.js';
+import { REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE, TOOL_DEFINITIONS_OVERHEAD, type PromptTexts } from './tokenizer.js';
+
+/**
+ * The most prompt tokens one input image can cost on an OpenAI model: gpt-4o-mini's high-detail rule
+ * (2,833 + 5,667 per 512 px tile, at most 8 tiles after fitting in 2048x2048 with the short side at
+ * 768 px). Every image is held at this, whatever its size or model.
+ */
+export const IMAGE_TOKENS_BOUND = 48_169;
+
+/** Deeper than this, an input is refused: real requests nest a few levels, and the walk is recursive. */
+const MAX_DEPTH = 32;
+
+export type ResponsesPrompt = PromptTexts & {
+  /** Ids of `item_reference` input items: stored items whose content the provider adds to the prompt. */
+  itemReferences: string[];
+};
+
+/** An input part whose token cost the gateway cannot bound before calling the provider. */
+export class UnboundedInputError extends Error {
+  constructor(
+    message: string,
+    readonly param: string,
+  ) {
+    super(message);
+  }
+}
+
+export function collectResponsesPrompt(body: JsonObject): ResponsesPrompt {
+  const prompt: ResponsesPrompt = { texts: [], fixedTokens: REPLY_PRIMING_TOKENS, itemReferences: [] };
+  if (typeof body.instructions === 'string') addItem(prompt, body.instructions);
+  if (typeof body.input === 'string') addItem(prompt, body.input);
+  else if (Array.isArray(body.input)) {
+    body.input.forEach((item, index) => {
+      prompt.fixedTokens += TOKENS_PER_MESSAGE;
+      walk(item, `input[${index}]`, 0, prompt);
+    });
+  }
+  if (Array.isArray(body.tools) && body.tools.length > 0) {
+    prompt.fixedTokens += TOOL_DEFINITIONS_OVERHEAD;
+    for (const tool of body.tools) addJson(prompt, tool);
+  }
+  if (isJsonObject(body.text)) addJson(prompt, body.text.format);
+  if (isJsonObject(body.tool_choice)) addJson(prompt, body.tool_choice);
+  return prompt;
+}
+
+function addItem(prompt: ResponsesPrompt, text: string): void {
+  prompt.fixedTokens += TOKENS_PER_MESSAGE;
+  if (text !== '') prompt.texts.push(text);
+}
+
+function addJson(prompt: ResponsesPrompt, value: unknown): void {
+  if (value !== undefined && value !== null) prompt.texts.push(JSON.stringify(value));
+}
+
+function walk(value: unknown, path: string, depth: number, prompt: ResponsesPrompt): void {
+  if (typeof value === 'string') {
+    if (value !== '') prompt.texts.push(value);
+    return;
+  }
+  if (typeof value !== 'object' || value === null) return;
+  if (depth >= MAX_DEPTH) throw new UnboundedInputError(`'${path}' is nested more than ${MAX_DEPTH} levels deep.`, path);
+  if (Array.isArray(value)) {
+    value.forEach((element, index) => walk(element, `${path}[${index}]`, depth + 1, prompt));
+    return;
+  }
+  const object = value as JsonObject;
+  switch (object.type) {
+    case 'item_reference':
+      if (typeof object.id !== 'string' || object.id === '') throw new UnboundedInputError(`'${path}.id' must name a stored item.`, `${path}.id`);
+      prompt.itemReferences.push(object.id);
+      return;
+    case 'input_image':
+    case 'computer_screenshot':
+    case 'image_generation_call': // its `result` is an image, fed back as one
+      prompt.fixedTokens += IMAGE_TOKENS_BOUND;
+      return;
+    case 'input_file':
+    case 'input_audio':
+      throw new UnboundedInputError(
+        `'${path}' is an ${object.type} part: the gateway cannot bound what it costs before calling the provider, so it is not accepted on /v1/responses yet.`,
+        path,
+      );
+  }
+  for (const [key, child] of Object.entries(object)) {
+    if (key === 'encrypted_content' && typeof child === 'string') prompt.fixedTokens += child.length;
+    else walk(child, `${path}.${key}`, depth + 1, prompt);
+  }
+}
