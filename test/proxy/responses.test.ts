@@ -178,6 +178,22 @@ describe('POST /v1/responses, stream', () => {
   });
 });
 
+describe('Idempotency-Key', () => {
+  it('a retried Responses request gets the first answer back and is billed once', async () => {
+    const { key, accountId } = await funded(env.gw, 100_000);
+    env.stub.enqueue({ kind: 'json', body: responseObject({ id: 'resp_idem1', usage: responsesUsage(10, 5) }) });
+    const body = { model: 'gpt-4o-mini', input: 'Hi' };
+    const first = await postResponses(key, body, { 'idempotency-key': 'retry-1' });
+    const second = await postResponses(key, body, { 'idempotency-key': 'retry-1' });
+    expect(second.headers.get('x-tokengate-idempotent-replay')).toBe('true');
+    expect(await second.json()).toEqual(await first.json());
+    expect(env.stub.requests).toHaveLength(1);
+    await settledUsage(env, first.headers.get('x-request-id')!);
+    const rows = await env.sql`select id from usage_events where account_id = ${accountId}`;
+    expect(rows).toHaveLength(1);
+  });
+});
+
 describe('the hold', () => {
   it('follows max_output_tokens, clamped to the model limit, while the request runs', async () => {
     const { key } = await funded(env.gw, 1_000_000);
