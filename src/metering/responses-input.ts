@@ -7,7 +7,7 @@
  * rather than under-held. The provider's reported usage decides the charge; this only sizes the hold.
  */
 import { isJsonObject, type JsonObject } from './guards.js';
-import { REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE, TOOL_DEFINITIONS_OVERHEAD, type PromptTexts } from './tokenizer.js';
+import { REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE, TOOL_DEFINITIONS_OVERHEAD } from './tokenizer.js';
 
 /**
  * The most prompt tokens one input image can cost on an OpenAI model: gpt-4o-mini's high-detail rule
@@ -19,7 +19,11 @@ export const IMAGE_TOKENS_BOUND = 48_169;
 /** Deeper than this, an input is refused: real requests nest a few levels, and the walk is recursive. */
 const MAX_DEPTH = 32;
 
-export type ResponsesPrompt = PromptTexts & {
+export type ResponsesPrompt = {
+  /** The texts to encode. */
+  texts: string[];
+  /** Tokens of everything that is not text (per-item overhead, images, opaque reasoning). */
+  fixedTokens: number;
   /** Ids of `item_reference` input items: stored items whose content the provider adds to the prompt. */
   itemReferences: string[];
 };

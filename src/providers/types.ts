@@ -15,7 +15,11 @@ export interface ChatRequest {
 
 interface ChatResponseHead {
   status: number;
-  /** Upstream headers worth passing on (e.g. openai-processing-ms, x-ratelimit-*). */
+  /**
+   * Headers for the client: the provider's own that are safe to show (e.g. openai-processing-ms; never
+   * x-ratelimit-*, which describe the operator's provider account) and the adapter's
+   * (x-tokengate-ignored-params).
+   */
   passHeaders: Record<string, string>;
 }
 
@@ -61,11 +65,16 @@ export interface ChatProvider {
   resource?(request: ResourceRequest): Promise<ChatResponse>;
 }
 
-/** Thrown by adapters when the upstream could not be reached or timed out (no response at all). */
+/**
+ * Thrown by adapters when the upstream could not be reached or timed out (no response at all).
+ * `message` is safe to show a client (it names the provider, never an address or an errno);
+ * `detail` is what happened underneath, for the gateway's log only.
+ */
 export class UpstreamUnavailableError extends Error {
   constructor(
     message: string,
     readonly kind: 'timeout' | 'connection',
+    readonly detail: string = message,
   ) {
     super(message);
   }

@@ -11,7 +11,7 @@ import { badRequest, forbidden, fromZodError } from '../http/errors.js';
 import { generatedFromCompletion } from '../metering/completion.js';
 import type { GeneratedOutput } from '../metering/generated.js';
 import { OpenAIStreamMeter, requestWantsUsage, withIncludeUsage } from '../metering/openai-stream.js';
-import { countCompletionTokens, estimatePromptTokensAsync } from '../metering/tokenizer.js';
+import { countCompletionTokens, measurePrompt } from '../metering/tokenizer.js';
 import { usageFromOpenAI } from '../metering/usage.js';
 import type { ChatProvider, ChatResponse } from '../providers/types.js';
 import { chatRequestSchema, type ChatRequestBody } from './chat-request.js';
@@ -72,7 +72,7 @@ class ChatOperation implements MeteredOperation {
   }
 
   async planHold(policy: 'clamp' | 'reject'): Promise<HoldRequestPlan> {
-    this.promptTokens = await estimatePromptTokensAsync(this.body, this.model.encoding);
+    this.promptTokens = await measurePrompt(this.body, this.model).count();
     return planHold(this.promptTokens, this.outputCap, this.model, policy);
   }
 

@@ -178,7 +178,7 @@ export class MeteredCall implements InflightCall {
     await this.gate.abandon();
     if (error instanceof UpstreamUnavailableError) {
       // The client gets a clear message; the address and errno go to the log only.
-      this.deps.log.warn({ requestId: this.request.requestId, provider: this.op.model.provider, kind: error.kind, detail: upstreamDetail(error) }, 'upstream unavailable');
+      this.deps.log.warn({ requestId: this.request.requestId, provider: this.op.model.provider, kind: error.kind, detail: error.detail }, 'upstream unavailable');
       throw new ApiError(error.kind === 'timeout' ? 504 : 502, `upstream_${error.kind}`, error.message, 'upstream_error');
     }
     throw error;
@@ -238,11 +238,6 @@ export class MeteredCall implements InflightCall {
     this.unregister?.();
     this.markSettled();
   }
-}
-
-function upstreamDetail(error: UpstreamUnavailableError): string {
-  const { detail } = error as UpstreamUnavailableError & { detail?: unknown };
-  return typeof detail === 'string' ? detail : error.message;
 }
 
 function parseJsonOrNull(bytes: Uint8Array): unknown {

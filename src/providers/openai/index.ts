@@ -4,9 +4,10 @@
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { ChatProvider, ChatRequest, ChatResponse, EndpointRequest, ResourceRequest } from '../types.js';
-import { UpstreamUnavailableError } from '../types.js';
+import { UpstreamDeadline } from '../upstream-deadline.js';
 
-const PASS_HEADERS = ['openai-processing-ms', 'openai-version', 'x-ratelimit-limit-requests', 'x-ratelimit-remaining-requests', 'x-ratelimit-limit-tokens', 'x-ratelimit-remaining-tokens'];
+// Never x-ratelimit-*: they describe the operator's OpenAI account, not the client's limits.
+const PASS_HEADERS = ['openai-processing-ms', 'openai-version'];
 
 export interface OpenAIProviderOptions {
   baseUrl: string;
@@ -62,7 +63,7 @@ export class OpenAIProvider implements ChatProvider {
    * stream flows, it may run as long as the model writes (the client can always go away).
    */
   private async call(method: 'GET' | 'POST' | 'DELETE', url: URL, payload: string | null, stream: boolean, signal: AbortSignal): Promise<ChatResponse> {
-    const call = new UpstreamCall(this.options.timeoutMs, signal);
+    const call = new UpstreamCall(new UpstreamDeadline('OpenAI', this.options.timeoutMs, signal));
     try {
       const response = await call.start(
         () =>
@@ -80,7 +81,7 @@ export class OpenAIProvider implements ChatProvider {
       const status = response.statusCode ?? 502;
       const head = { status, passHeaders: pickHeaders(response) };
       if (status < 400 && (response.headers['content-type'] ?? '').includes('text/event-stream')) {
-        call.stopTimer();
+        call.streamStarted();
         return { ...head, kind: 'stream', chunks: response[Symbol.asyncIterator]() };
       }
       return { ...head, kind: 'buffered', bytes: await readAll(response) };
@@ -91,7 +92,7 @@ export class OpenAIProvider implements ChatProvider {
 }
 
 /**
- * One upstream request's abort wiring: the client going away and our timeout both destroy the
+ * One upstream request's abort wiring: the deadline (client gone, or our timeout) destroys the
  * request, but only while its response is unfinished — a finished response's socket is back in the
  * keep-alive pool, possibly serving another request, and must not be touched.
  */
@@ -99,24 +100,15 @@ class UpstreamCall {
   private request: http.ClientRequest | undefined;
   private response: IncomingMessage | undefined;
   private finished = false;
-  private timedOut = false;
-  private readonly timer: NodeJS.Timeout;
-  private readonly onClientAbort = () => this.abort();
+  private readonly onAbort = () => this.abort();
 
-  constructor(
-    private readonly timeoutMs: number,
-    private readonly clientSignal: AbortSignal,
-  ) {
-    this.timer = setTimeout(() => {
-      this.timedOut = true;
-      this.abort();
-    }, timeoutMs);
-    clientSignal.addEventListener('abort', this.onClientAbort, { once: true });
+  constructor(private readonly deadline: UpstreamDeadline) {
+    deadline.signal.addEventListener('abort', this.onAbort, { once: true });
   }
 
   start(open: () => http.ClientRequest, payload: string | null): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
-      if (this.clientSignal.aborted) return reject(new Error('the client went away before the upstream call'));
+      if (this.deadline.callerAborted) return reject(new Error('the client went away before the upstream call'));
       const request = open();
       this.request = request;
       request.on('error', (error) => {
@@ -134,16 +126,14 @@ class UpstreamCall {
     });
   }
 
-  stopTimer(): void {
-    clearTimeout(this.timer);
+  streamStarted(): void {
+    this.deadline.streamStarted();
   }
 
   /** The client's own abort passes through; our timeout and network failures become upstream errors. */
   explain(error: unknown): unknown {
     this.finish();
-    if (this.clientSignal.aborted) return error;
-    if (this.timedOut) return new UpstreamUnavailableError(`OpenAI did not answer within ${this.timeoutMs} ms.`, 'timeout');
-    return new UpstreamUnavailableError(`Could not reach OpenAI: ${error instanceof Error ? error.message : String(error)}`, 'connection');
+    return this.deadline.explain(error);
   }
 
   // Destroyed without an error object: an error would be re-emitted on the socket, which may no
@@ -156,8 +146,8 @@ class UpstreamCall {
 
   private finish(): void {
     this.finished = true;
-    this.stopTimer();
-    this.clientSignal.removeEventListener('abort', this.onClientAbort);
+    this.deadline.signal.removeEventListener('abort', this.onAbort);
+    this.deadline.dispose();
   }
 }
 
