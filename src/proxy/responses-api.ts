@@ -42,7 +42,7 @@ export async function handleResponses(deps: Deps, request: MeteredRequest): Prom
       'tool_not_priced',
     );
   }
-  const prompt = collectPrompt(body);
+  const prompt = collectPrompt(body, model);
   const ownership = new ResponseOwnership(deps.db);
   const continuedTokens = await continuedContextTokens(ownership, request.auth.accountId, body, prompt.itemReferences);
   const recorder =
@@ -75,9 +75,9 @@ function responsesCallOf(deps: Deps, model: ChatModel): ResponsesCall {
   return provider.responses.bind(provider);
 }
 
-function collectPrompt(body: ResponsesRequestBody): ResponsesPrompt {
+function collectPrompt(body: ResponsesRequestBody, model: ChatModel): ResponsesPrompt {
   try {
-    return collectResponsesPrompt(body);
+    return collectResponsesPrompt(body, model);
   } catch (error) {
     if (error instanceof UnboundedInputError) throw badRequest(error.message, error.param, 'unsupported_content');
     throw error;
@@ -147,7 +147,9 @@ class ResponsesOperation implements MeteredOperation {
 
   async planHold(policy: 'clamp' | 'reject'): Promise<HoldRequestPlan> {
     const { prompt, continuedTokens, model } = this.init;
-    this.promptTokens = prompt.fixedTokens + (await countTextsOffLoop(prompt.texts, model.encoding)) + continuedTokens;
+    // The provider refuses (unbilled) or truncates a prompt longer than the context window.
+    const counted = prompt.fixedTokens + (await countTextsOffLoop(prompt.texts, model.encoding)) + continuedTokens;
+    this.promptTokens = Math.min(counted, model.contextWindow ?? counted);
     const withOutput = (outputTokens: number) => chargeFor({ inputTokens: this.promptTokens, cachedInputTokens: 0, outputTokens }, model) + this.toolHoldTokens;
     const amountTokens = withOutput(this.outputCap);
     return { amountTokens, minimumTokens: policy === 'reject' ? amountTokens : withOutput(Math.min(MIN_OUTPUT_TOKENS, this.outputCap)) };

@@ -2,7 +2,10 @@
 // terminal events, errors, estimates), the input walker that sizes the hold.
 import { describe, expect, it } from 'vitest';
 import { ToolBilling } from '../../src/billing/tool-prices.js';
-import { collectResponsesPrompt, IMAGE_TOKENS_BOUND, UnboundedInputError } from '../../src/metering/responses-input.js';
+import { MOST_EXPENSIVE_IMAGE_RULE } from '../../src/billing/price-table.js';
+import { collectResponsesPrompt, UnboundedInputError } from '../../src/metering/responses-input.js';
+import { worstImageTokens } from '../../src/metering/tokenizer-images.js';
+import { AUDIO_BYTES_PER_TOKEN } from '../../src/metering/tokenizer-prompt.js';
 import { generatedFromResponse } from '../../src/metering/responses-output.js';
 import { ResponsesStreamMeter } from '../../src/metering/responses-stream.js';
 import { REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE, TOOL_DEFINITIONS_OVERHEAD } from '../../src/metering/tokenizer.js';
@@ -89,38 +92,57 @@ describe('generatedFromResponse', () => {
   });
 });
 
+const RULES = { imageTokens: MOST_EXPENSIVE_IMAGE_RULE };
+const GPT_4O_TILES = { imageTokens: { kind: 'tiles' as const, baseTokens: 85, tileTokens: 170 } };
+const ONE_PIXEL_PNG = 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=';
+
 describe('collectResponsesPrompt (the hold of a Responses request)', () => {
   it('counts instructions, a string input, tool definitions and the output schema', () => {
     const format = { type: 'json_schema', name: 'answer', schema: { type: 'object' } };
     const tool = { type: 'function', name: 'f', parameters: {} };
-    const prompt = collectResponsesPrompt({ instructions: 'Be brief.', input: 'Hello', tools: [tool], text: { format } });
+    const prompt = collectResponsesPrompt({ instructions: 'Be brief.', input: 'Hello', tools: [tool], text: { format } }, RULES);
     expect(prompt.texts).toEqual(['Be brief.', 'Hello', JSON.stringify(tool), JSON.stringify(format)]);
     expect(prompt.fixedTokens).toBe(REPLY_PRIMING_TOKENS + 2 * TOKENS_PER_MESSAGE + TOOL_DEFINITIONS_OVERHEAD);
   });
 
   it('counts every string of every input item, images at their bound, encrypted reasoning per character, and lists item references', () => {
-    const prompt = collectResponsesPrompt({
+    const prompt = collectResponsesPrompt(
+      {
       input: [
         { role: 'user', content: [{ type: 'input_text', text: 'Look:' }, { type: 'input_image', image_url: 'data:image/png;base64,AAAA', detail: 'high' }] },
         { type: 'reasoning', id: 'rs_1', summary: [], encrypted_content: 'x'.repeat(500) },
         { type: 'item_reference', id: 'msg_1' },
         { type: 'function_call_output', call_id: 'call_1', output: 'result text' },
       ],
-    });
+      },
+      RULES,
+    );
     expect(prompt.itemReferences).toEqual(['msg_1']);
     expect(prompt.texts).toEqual(expect.arrayContaining(['Look:', 'result text', 'user']));
     expect(prompt.texts.join('')).not.toContain('base64'); // the image is not counted as text
-    expect(prompt.fixedTokens).toBe(REPLY_PRIMING_TOKENS + 4 * TOKENS_PER_MESSAGE + IMAGE_TOKENS_BOUND + 500);
+    expect(prompt.fixedTokens).toBe(REPLY_PRIMING_TOKENS + 4 * TOKENS_PER_MESSAGE + worstImageTokens(MOST_EXPENSIVE_IMAGE_RULE) + 500);
+    expect(worstImageTokens(MOST_EXPENSIVE_IMAGE_RULE)).toBe(48_169);
+  });
+
+  it("sizes an image by the model's rule and the pixel size of its data URL, and audio by its bytes", () => {
+    const image = (detail: string) => ({ role: 'user', content: [{ type: 'input_image', image_url: ONE_PIXEL_PNG, detail }] });
+    const base = REPLY_PRIMING_TOKENS + TOKENS_PER_MESSAGE;
+    expect(collectResponsesPrompt({ input: [image('high')] }, GPT_4O_TILES).fixedTokens).toBe(base + 85 + 170);
+    expect(collectResponsesPrompt({ input: [image('low')] }, GPT_4O_TILES).fixedTokens).toBe(base + 85);
+    const byUrl = { role: 'user', content: [{ type: 'input_image', image_url: 'https://example.com/cat.png' }] };
+    expect(collectResponsesPrompt({ input: [byUrl] }, GPT_4O_TILES).fixedTokens).toBe(base + 85 + 8 * 170);
+    const audio = { role: 'user', content: [{ type: 'input_audio', input_audio: { data: 'A'.repeat(4_000), format: 'wav' } }] };
+    expect(collectResponsesPrompt({ input: [audio] }, RULES).fixedTokens).toBe(base + Math.ceil(3_000 / AUDIO_BYTES_PER_TOKEN));
   });
 
   it.each([
     ['a file', { role: 'user', content: [{ type: 'input_file', file_data: 'data:application/pdf;base64,AAAA' }] }, 'input[0].content[0]'],
-    ['audio', { role: 'user', content: [{ type: 'input_audio', input_audio: { data: 'AAAA', format: 'wav' } }] }, 'input[0].content[0]'],
+    ['a file by id', { role: 'user', content: [{ type: 'input_file', file_id: 'file-123' }] }, 'input[0].content[0]'],
     ['an item reference without an id', { type: 'item_reference' }, 'input[0].id'],
   ])('refuses %s (its cost cannot be bounded)', (_name, item, param) => {
-    expect(() => collectResponsesPrompt({ input: [item] })).toThrow(UnboundedInputError);
+    expect(() => collectResponsesPrompt({ input: [item] }, RULES)).toThrow(UnboundedInputError);
     try {
-      collectResponsesPrompt({ input: [item] });
+      collectResponsesPrompt({ input: [item] }, RULES);
     } catch (error) {
       expect((error as UnboundedInputError).param).toBe(param);
     }
@@ -129,6 +151,6 @@ describe('collectResponsesPrompt (the hold of a Responses request)', () => {
   it('refuses absurd nesting instead of recursing without end', () => {
     let deep: unknown = 'x';
     for (let i = 0; i < 100; i++) deep = [deep];
-    expect(() => collectResponsesPrompt({ input: [deep] })).toThrow(/nested more than/);
+    expect(() => collectResponsesPrompt({ input: [deep] }, RULES)).toThrow(/nested more than/);
   });
 });

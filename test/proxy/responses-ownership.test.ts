@@ -145,6 +145,19 @@ describe('continuing a response', () => {
     expect(row).toMatchObject({ input_tokens: 52_010, output_tokens: 5 });
   });
 
+  it("the continued context is held no further than the model's context window", async () => {
+    const owner = await accountWithResponse('resp_huge1', responsesUsage(500_000, 1_000));
+    let answer!: () => void;
+    env.stub.enqueue({ kind: 'json', body: responseObject({ usage: responsesUsage(127_000, 5) }), after: new Promise<void>((resolve) => (answer = resolve)) });
+    const pending = owner.client.responses.create({ model: 'gpt-4o-mini', input: 'Go on.', previous_response_id: 'resp_huge1', max_output_tokens: 16, truncation: 'auto' });
+    await env.stub.waitForRequests(1);
+    // gpt-4o-mini's window is 128,000 tokens: at most 19,200 for the prompt, plus 16 output tokens.
+    const { held } = await accountView(env.gw, owner.key);
+    expect(held).toBe(Math.ceil((128_000 * 150_000 + 16 * 600_000) / 1e6));
+    answer();
+    await pending;
+  });
+
   it('item_reference to its own output items: forwarded, and the hold includes that response output', async () => {
     const owner = await funded(env.gw, 1_000_000);
     env.stub.enqueue({ kind: 'json', body: responseObject({ id: 'resp_items1', output: [functionCallItem('get_weather', '{"city":"Paris"}', 'fc_items1')], usage: responsesUsage(30, 20_000) }) });
