@@ -3,6 +3,15 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
 const rate = z.number().int().nonnegative();
+const provider = z.enum(['openai', 'gemini', 'mock']);
+
+/**
+ * Billing tokens per call of a built-in tool the provider charges per call (web_search, file_search,
+ * code_interpreter, image_generation, ...), keyed by the tool's `type` without a date suffix. A tool
+ * missing here is refused (src/billing/tool-prices.ts): nothing is free by accident.
+ */
+const toolPricesSchema = z.record(z.string().regex(/^[a-z][a-z0-9_]*$/, 'tool names are snake_case tool types, e.g. web_search'), rate);
+
 const tokenCount = z.number().int().nonnegative().max(1_000_000);
 
 /**
@@ -35,7 +44,7 @@ export const MOST_EXPENSIVE_IMAGE_RULE: ImageTokenRule = { kind: 'tiles', baseTo
 const chatModelSchema = z.object({
   id: z.string().min(1),
   kind: z.literal('chat').default('chat'),
-  provider: z.enum(['openai', 'gemini', 'mock']),
+  provider,
   upstreamModel: z.string().min(1),
   encoding: z.enum(['o200k_base', 'cl100k_base']),
   input: rate,
@@ -47,6 +56,8 @@ const chatModelSchema = z.object({
   /** The provider refuses (and does not bill) a prompt longer than this, so no prompt is held for more. */
   contextWindow: z.number().int().positive().max(100_000_000).optional(),
   imageTokens: imageRuleSchema.default(MOST_EXPENSIVE_IMAGE_RULE),
+  /** Per-model tool prices; each entry overrides the top-level `toolPrices` for this model. */
+  toolPrices: toolPricesSchema.optional(),
 });
 
 /** "auto" lets the provider choose a size or quality: the hold assumes the dearest. */
@@ -85,19 +96,34 @@ const imageModelSchema = z
     if (!known(model.defaultQuality, qualities)) ctx.addIssue({ code: 'custom', message: `${model.id}: defaultQuality is not priced`, path: ['defaultQuality'] });
   });
 
-const modelSchema = z.union([chatModelSchema, imageModelSchema]);
-const fileSchema = z.object({ models: z.array(modelSchema).min(1) });
+const embeddingModelSchema = z.object({
+  id: z.string().min(1),
+  kind: z.literal('embedding'),
+  provider,
+  upstreamModel: z.string().min(1),
+  encoding: z.enum(['o200k_base', 'cl100k_base']),
+  /** Billing tokens per 1,000,000 input tokens; embeddings have no output. */
+  input: rate,
+});
+
+const modelSchema = z.union([chatModelSchema, imageModelSchema, embeddingModelSchema]);
+const fileSchema = z.object({ models: z.array(modelSchema).min(1), toolPrices: toolPricesSchema.default({}) });
 
 export type ChatModel = z.infer<typeof chatModelSchema>;
 export type ImageModel = z.infer<typeof imageModelSchema>;
 export type ImageTokenRates = NonNullable<ImageModel['tokenRates']>;
-export type ModelPrice = ChatModel | ImageModel;
+export type EmbeddingModel = z.infer<typeof embeddingModelSchema>;
+export type ModelPrice = ChatModel | ImageModel | EmbeddingModel;
 export type Rates = Pick<ChatModel, 'input' | 'cachedInput' | 'output'>;
+export type ToolPrices = Readonly<Record<string, number>>;
 
 export class PriceTable {
   private readonly byId: Map<string, ModelPrice>;
 
-  constructor(models: ModelPrice[]) {
+  constructor(
+    models: ModelPrice[],
+    private readonly defaultToolPrices: ToolPrices = {},
+  ) {
     this.byId = new Map(models.map((m) => [m.id, m]));
   }
 
@@ -111,6 +137,20 @@ export class PriceTable {
     return model?.kind === 'image' ? model : undefined;
   }
 
+  embedding(id: string): EmbeddingModel | undefined {
+    const model = this.byId.get(id);
+    return model?.kind === 'embedding' ? model : undefined;
+  }
+
+  model(id: string): ModelPrice | undefined {
+    return this.byId.get(id);
+  }
+
+  /** Per-call tool prices in force for a chat model: the table's, overridden by the model's own. */
+  toolPrices(model: ChatModel): ToolPrices {
+    return { ...this.defaultToolPrices, ...model.toolPrices };
+  }
+
   all(): ModelPrice[] {
     return [...this.byId.values()];
   }
@@ -120,5 +160,5 @@ const DEFAULT_FILE = new URL('../../config/models.json', import.meta.url);
 
 export function loadPriceTable(file: URL | string = DEFAULT_FILE): PriceTable {
   const parsed = fileSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
-  return new PriceTable(parsed.models);
+  return new PriceTable(parsed.models, parsed.toolPrices);
 }

@@ -162,6 +162,7 @@ function toUsageRecord(s: Settlement): UsageRecord {
     outputTokens: s.outputTokens,
     reasoningTokens: s.reasoningTokens,
     images: s.images,
+    toolCalls: s.toolCalls ?? null,
     cost: s.costTokens,
     rates: s.rates,
     usageSource: s.usageSource,

@@ -89,6 +89,8 @@ export const usageEvents = pgTable(
     outputTokens: integer('output_tokens').notNull().default(0),
     reasoningTokens: integer('reasoning_tokens').notNull().default(0),
     images: integer('images').notNull().default(0),
+    /** Built-in tool calls billed per call, by tool (`{"web_search": 2}`); null when none. */
+    toolCalls: jsonb('tool_calls').$type<Record<string, number>>(),
     cost: tokens('cost').notNull(),
     rates: jsonb('rates').notNull(),
     usageSource: text('usage_source', { enum: ['provider', 'estimated'] }).notNull(),
@@ -153,6 +155,39 @@ export const settings = pgTable('settings', {
   value: jsonb('value').notNull(),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
 });
+
+// Responses are stored at the provider under the operator's account, so the gateway records which
+// account created each one: reads, deletes and continuations (previous_response_id, item_reference)
+// are allowed only to that account. Its usage (null until it finished with one) bounds what continuing
+// from it adds to the next prompt, for that request's hold: input + output tokens after
+// previous_response_id, output tokens for an item_reference to one of its output items.
+export const storedResponses = pgTable(
+  'stored_responses',
+  {
+    id: text('id').primaryKey(), // the provider's response id (resp_...)
+    accountId: text('account_id').notNull().references(() => accounts.id),
+    requestId: text('request_id').notNull(),
+    model: text('model').notNull(),
+    provider: text('provider').notNull(),
+    inputTokens: integer('input_tokens'),
+    outputTokens: integer('output_tokens'),
+    createdAt: createdAt(),
+  },
+  (t) => [index('stored_responses_account_created_idx').on(t.accountId, t.createdAt)],
+);
+
+// The output items of stored responses, which later requests may name in `item_reference` input items.
+export const storedResponseItems = pgTable(
+  'stored_response_items',
+  {
+    id: text('id').primaryKey(), // the provider's item id (msg_..., fc_..., rs_...)
+    responseId: text('response_id')
+      .notNull()
+      .references(() => storedResponses.id, { onDelete: 'cascade' }),
+    accountId: text('account_id').notNull().references(() => accounts.id),
+  },
+  (t) => [index('stored_response_items_response_idx').on(t.responseId)],
+);
 
 export const stripeEvents = pgTable('stripe_events', {
   id: text('id').primaryKey(), // Stripe's event id: a replayed webhook hits this key

@@ -41,3 +41,28 @@ function optionalDetail(details: unknown, field: string): number | null {
   if (value === undefined || value === null) return 0;
   return isNonNegativeInteger(value) ? value : null;
 }
+
+/**
+ * Maps a Responses API `usage` object (`input_tokens`, `input_tokens_details.cached_tokens`,
+ * `output_tokens`, `output_tokens_details.reasoning_tokens`); null under the same rules as above.
+ */
+export function usageFromResponses(usage: unknown): ProviderUsage | null {
+  if (!isJsonObject(usage)) return null;
+  const { input_tokens: inputTokens, output_tokens: outputTokens } = usage;
+  if (!isNonNegativeInteger(inputTokens) || !isNonNegativeInteger(outputTokens)) return null;
+  const cachedInputTokens = optionalDetail(usage.input_tokens_details, 'cached_tokens');
+  const reasoningTokens = optionalDetail(usage.output_tokens_details, 'reasoning_tokens');
+  if (cachedInputTokens === null || reasoningTokens === null) return null;
+  return {
+    inputTokens,
+    cachedInputTokens: Math.min(cachedInputTokens, inputTokens),
+    outputTokens,
+    reasoningTokens: Math.min(reasoningTokens, outputTokens),
+  };
+}
+
+/** An embeddings `usage` object: `prompt_tokens` is all there is to bill; null when it is not a count. */
+export function usageFromEmbeddings(usage: unknown): ProviderUsage | null {
+  if (!isJsonObject(usage) || !isNonNegativeInteger(usage.prompt_tokens)) return null;
+  return { inputTokens: usage.prompt_tokens, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0 };
+}

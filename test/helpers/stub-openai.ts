@@ -1,8 +1,11 @@
-// A stub of OpenAI's POST /chat/completions on a random local port: each answer is scripted by the test,
-// and every request the gateway sends is recorded (body, headers, the bytes answered, when it closed).
+// A stub of OpenAI on a random local port (POST /chat/completions, /responses and /embeddings, GET and
+// DELETE /responses/...): each answer is scripted by the test, and every request the gateway sends is
+// recorded (method, path, body, headers, the bytes answered, when it closed). The Responses and
+// embeddings wire formats are built by stub-openai-responses.ts.
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { embeddingList, responseObject, responseEvents, responsesUsage, sseFrames } from './stub-openai-responses.js';
 
 export interface StubUsage {
   prompt_tokens: number;
@@ -33,7 +36,12 @@ export type Script =
       usageAfter?: Promise<unknown>;
     }
   /** `chunk` again and again, one every `everyMs`, until the gateway closes the connection. */
-  | { kind: 'endless'; chunk: Record<string, unknown>; everyMs: number };
+  | { kind: 'endless'; chunk: Record<string, unknown>; everyMs: number }
+  /**
+   * Any SSE frames as they are (e.g. a Responses stream from sseFrames()), one every `everyMs`; before
+   * frame `pauseBefore.index` it waits for `pauseBefore.until` (never resolving: the rest is never sent).
+   */
+  | { kind: 'sse'; frames: string[]; everyMs?: number; pauseBefore?: { index: number; until: Promise<unknown> }; /** once this resolves, reset the connection instead of ending the response */ breakOff?: Promise<unknown> };
 
 export type Scripter = (body: Record<string, unknown>, request: RecordedRequest) => Script;
 
@@ -139,7 +147,22 @@ export function openAIError(status: number, message: string, type: string, code:
   return { kind: 'json', status, body: { error: { message, type, param: null, code } } };
 }
 
-const defaultScripter: Scripter = () => ({ kind: 'json', body: completion({ usage: usage(10, 5) }) });
+/** The answer when nothing is queued: a small success in the format of the route asked. */
+const defaultScripter: Scripter = (body, request) => {
+  if (request.path === '/responses') {
+    const response = responseObject({ usage: responsesUsage(10, 5), request: body });
+    return body.stream === true ? { kind: 'sse', frames: sseFrames(responseEvents(response)) } : { kind: 'json', body: response };
+  }
+  if (request.path === '/embeddings') {
+    const inputs = Array.isArray(body.input) && typeof body.input[0] !== 'number' ? body.input.length : 1;
+    return { kind: 'json', body: embeddingList({ inputs, encodingFormat: body.encoding_format, promptTokens: 8 }) };
+  }
+  if (request.method !== 'POST') return openAIError(404, `stub: no stored response at ${request.path}`, 'invalid_request_error', null);
+  return { kind: 'json', body: completion({ usage: usage(10, 5) }) };
+};
+
+const ROUTES = new Set(['POST /chat/completions', 'POST /responses', 'POST /embeddings']);
+const routed = (method: string, path: string) => ROUTES.has(`${method} ${path}`) || ((method === 'GET' || method === 'DELETE') && path.startsWith('/responses/'));
 
 export async function startStubOpenAI(): Promise<StubOpenAI> {
   const requests: RecordedRequest[] = [];
@@ -185,7 +208,7 @@ export async function startStubOpenAI(): Promise<StubOpenAI> {
       res.write(bytes);
     };
 
-    if (req.method !== 'POST' || req.url !== '/chat/completions') {
+    if (!routed(req.method ?? '', req.url ?? '')) {
       res.writeHead(404, { 'content-type': 'application/json' });
       write(JSON.stringify({ error: { message: `stub: no route ${req.method} ${req.url}`, type: 'invalid_request_error', param: null, code: null } }));
       res.end();
@@ -225,6 +248,22 @@ export async function startStubOpenAI(): Promise<StubOpenAI> {
           if (script.everyMs) await delay(script.everyMs, timers);
         }
         res.end();
+        return;
+      }
+      case 'sse': {
+        res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+        res.flushHeaders();
+        for (const [index, frame] of script.frames.entries()) {
+          if (index === script.pauseBefore?.index) await script.pauseBefore.until;
+          if (res.destroyed) return;
+          write(frame);
+          if (script.everyMs) await delay(script.everyMs, timers);
+        }
+        if (script.breakOff) {
+          await script.breakOff;
+          res.socket?.resetAndDestroy();
+        }
+        else res.end();
         return;
       }
       case 'endless': {

@@ -17,6 +17,8 @@ export interface Settlement {
   outputTokens: number;
   reasoningTokens: number;
   images: number;
+  /** Built-in tool calls billed per call, by tool; absent when there were none. */
+  toolCalls?: Record<string, number>;
   costTokens: number;
   rates: Record<string, unknown>;
   usageSource: 'provider' | 'estimated';

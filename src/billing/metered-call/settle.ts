@@ -26,6 +26,7 @@ export function settlementOf(request: MeteredRequest, op: MeteredOperation, star
     outputTokens: usage.outputTokens,
     reasoningTokens: usage.reasoningTokens,
     images: usage.images,
+    ...(usage.toolCalls && Object.keys(usage.toolCalls).length > 0 ? { toolCalls: { ...usage.toolCalls } } : {}),
     costTokens: op.costOf(usage),
     rates: op.ratesFor?.(usage) ?? op.rates,
     usageSource: outcome.source,

@@ -13,6 +13,11 @@ export interface MeteredUsage {
   outputTokens: number;
   reasoningTokens: number;
   images: number;
+  /**
+   * Calls of built-in tools the provider bills per call, by tool (e.g. `{ web_search: 2 }`); absent
+   * for operations without tools. Recorded with the usage row (usage_events.tool_calls).
+   */
+  toolCalls?: Readonly<Record<string, number>>;
 }
 
 export const NO_USAGE: MeteredUsage = { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0, images: 0 };
