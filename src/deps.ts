@@ -4,6 +4,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { findAccount } from './accounts/accounts.js';
 import { SettingsStore } from './accounts/settings.js';
+import { LocalSharedCache, RedisSharedCache, type SharedCache } from './accounts/shared-cache.js';
 import { MemoryHoldStore } from './billing/holds/memory-store.js';
 import { RedisHoldStore } from './billing/holds/redis-store.js';
 import type { BalanceLoader, HoldStore } from './billing/holds/types.js';
@@ -11,6 +12,7 @@ import { loadPriceTable, type PriceTable } from './billing/price-table.js';
 import type { Config } from './config.js';
 import { openDatabase, type Database, type Db } from './db/client.js';
 import { runMigrations } from './db/migrate.js';
+import { DatabaseReadGuard } from './db/read-guard.js';
 import { seed } from './db/seed.js';
 import { KeyAuthenticator } from './http/auth.js';
 import { closeTokenizerWorkers, warmTokenizers } from './metering/tokenizer.js';
@@ -27,6 +29,8 @@ export interface Deps {
   prices: PriceTable;
   settings: SettingsStore;
   authenticator: KeyAuthenticator;
+  /** Invalidations between instances and shared last-known values (key cache, settings). */
+  shared: SharedCache;
   holds: HoldStore;
   settler: Settler;
   idempotency: IdempotencyStore;
@@ -49,6 +53,13 @@ export async function buildDeps(config: Config, log: Logger): Promise<Deps> {
   const redis = config.REDIS_URL ? connectRedis(config.REDIS_URL, log) : null;
   const holds: HoldStore = redis ? new RedisHoldStore(redis, { prefix: config.REDIS_PREFIX, loadBalance }) : memoryHolds(config, loadBalance);
 
+  const shared = await connectSharedCache(redis, config, log);
+  // Reads with a fallback (keys, settings) give Postgres half a second, then answer from what is known.
+  const guard = new DatabaseReadGuard({
+    onChange: (state, error) =>
+      state === 'down' ? log.warn({ err: error }, 'Postgres reads failing; keys and settings answered from last known values') : log.info('Postgres reads succeed again'),
+  });
+
   const prices = loadPriceTable();
   // Loading an encoding takes a few hundred ms: pay it at start, not on the first request.
   warmTokenizers([...new Set(prices.all().flatMap((m) => (m.kind === 'chat' ? [m.encoding] : [])))]);
@@ -58,8 +69,9 @@ export async function buildDeps(config: Config, log: Logger): Promise<Deps> {
     database,
     db: database.db,
     prices,
-    settings: new SettingsStore(database.db),
-    authenticator: new KeyAuthenticator(database.db, log),
+    settings: new SettingsStore({ db: database.db, guard, shared, log }),
+    authenticator: new KeyAuthenticator({ db: database.db, log, guard, shared }),
+    shared,
     holds,
     settler: new Settler({ db: database.db, holds, log, intervalMs: config.SETTLE_INTERVAL_MS }),
     idempotency: redis ? new RedisIdempotencyStore(redis, config.REDIS_PREFIX) : new MemoryIdempotencyStore(),
@@ -91,6 +103,13 @@ function connectRedis(url: string, log: Logger): Redis {
   return redis;
 }
 
+async function connectSharedCache(redis: Redis | null, config: Config, log: Logger): Promise<SharedCache> {
+  if (!redis) return new LocalSharedCache(log);
+  const shared = new RedisSharedCache(redis, config.REDIS_PREFIX, log);
+  await shared.start(); // serve only once revocations from other instances are heard
+  return shared;
+}
+
 // The in-process store journals settlements under DATA_DIR so a crash before they reach Postgres loses none.
 function memoryHolds(config: Config, loadBalance: BalanceLoader): HoldStore {
   mkdirSync(config.DATA_DIR, { recursive: true });
@@ -101,6 +120,7 @@ export async function closeDeps(deps: Deps): Promise<void> {
   await deps.settler.drain();
   await closeTokenizerWorkers();
   await deps.holds.close();
+  await deps.shared.close();
   if (deps.redis?.status === 'ready') await deps.redis.quit().catch(() => deps.redis?.disconnect());
   else deps.redis?.disconnect();
   await deps.database.close();

@@ -54,7 +54,7 @@ adminAccounts.patch('/accounts/:id', async (c) => {
   const input = await parseBody(c, updateAccountSchema);
   const row = await requireAccount(db, c.req.param('id'));
   const [updated] = await db.update(accounts).set({ status: input.status }).where(eq(accounts.id, row.id)).returning();
-  authenticator.forget((key) => key.accountId === row.id); // suspension applies to the next request
+  await authenticator.accountStatusChanged(row.id, updated!.status); // on every instance, at once
   const { lowBalanceThreshold } = await settings.get();
   return c.json(await accountView(updated!, holds, lowBalanceThreshold));
 });
