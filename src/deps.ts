@@ -16,6 +16,9 @@ import { DatabaseReadGuard } from './db/read-guard.js';
 import { seed } from './db/seed.js';
 import { KeyAuthenticator } from './http/auth.js';
 import { closeTokenizerWorkers, warmTokenizers } from './metering/tokenizer.js';
+import { KeyLimiter } from './limits/limiter.js';
+import { MemoryLimitStore } from './limits/memory-store.js';
+import { RedisLimitStore } from './limits/redis-store.js';
 import type { Logger } from './log.js';
 import { MemoryIdempotencyStore, RedisIdempotencyStore, type IdempotencyStore } from './proxy/idempotency.js';
 import { createProviderRegistry, type ProviderRegistry } from './providers/registry.js';
@@ -31,6 +34,8 @@ export interface Deps {
   authenticator: KeyAuthenticator;
   /** Invalidations between instances and shared last-known values (key cache, settings). */
   shared: SharedCache;
+  /** Per-key rpm, tpm and monthly budget: admit before the hold, settle after the capture. */
+  limits: KeyLimiter;
   holds: HoldStore;
   settler: Settler;
   idempotency: IdempotencyStore;
@@ -72,6 +77,13 @@ export async function buildDeps(config: Config, log: Logger): Promise<Deps> {
     settings: new SettingsStore({ db: database.db, guard, shared, log }),
     authenticator: new KeyAuthenticator({ db: database.db, log, guard, shared }),
     shared,
+    limits: new KeyLimiter({
+      store: redis ? new RedisLimitStore(redis, config.REDIS_PREFIX) : new MemoryLimitStore(),
+      db: database.db,
+      guard,
+      log,
+      reservationTtlMs: config.HOLD_TTL_SECONDS * 1000,
+    }),
     holds,
     settler: new Settler({ db: database.db, holds, log, intervalMs: config.SETTLE_INTERVAL_MS }),
     idempotency: redis ? new RedisIdempotencyStore(redis, config.REDIS_PREFIX) : new MemoryIdempotencyStore(),

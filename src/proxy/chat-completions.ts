@@ -5,6 +5,7 @@ import { captureServed } from '../billing/capture.js';
 import { chargeFor } from '../billing/pricing.js';
 import type { Settlement } from '../billing/holds/types.js';
 import type { Deps } from '../deps.js';
+import type { Admission } from '../limits/limiter.js';
 import type { AuthContext } from '../http/context.js';
 import { ApiError, badRequest, forbidden, fromZodError, insufficientBalance } from '../http/errors.js';
 import { generatedFromCompletion } from '../metering/completion.js';
@@ -37,6 +38,8 @@ interface HeldRequest {
   promptTokens: number;
   startedAt: number;
   idempotencyKey: string | null;
+  /** [keys] Set by reserve(): the key's limits admitted this request (see src/limits/limiter.ts). */
+  admission?: Admission;
 }
 
 const NO_USAGE: ProviderUsage = { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0 };
@@ -104,14 +107,24 @@ async function reserve(deps: Deps, held: HeldRequest): Promise<Record<string, un
   const outputCap = Math.min(clientCap ?? model.maxOutputTokens, model.maxOutputTokens);
   const { reservationPolicy } = await deps.settings.get();
   const plan = planHold(promptTokens, outputCap, model, reservationPolicy);
-  const hold = await deps.holds.reserve({
-    accountId: call.auth.accountId,
-    holdId: call.requestId,
-    amountTokens: plan.amountTokens,
-    minimumTokens: plan.minimumTokens,
-    ttlSeconds: deps.config.HOLD_TTL_SECONDS,
-  });
+  // [keys] Key limits, before the hold: 429/402 with headers when refused; given back if no hold follows.
+  // The lead ports these limits calls (here, in settle() and voidHold()) into the generic lifecycle.
+  const admission = await deps.limits.admit(call.auth, { estimatedTokens: promptTokens + outputCap, estimatedCostTokens: plan.amountTokens });
+  held.admission = admission;
+  const hold = await deps.holds
+    .reserve({
+      accountId: call.auth.accountId,
+      holdId: call.requestId,
+      amountTokens: plan.amountTokens,
+      minimumTokens: plan.minimumTokens,
+      ttlSeconds: deps.config.HOLD_TTL_SECONDS,
+    })
+    .catch(async (error: unknown) => {
+      await deps.limits.release(admission);
+      throw error;
+    });
   if (!hold.ok) {
+    await deps.limits.release(admission);
     throw insufficientBalance(
       `Insufficient balance: this request needs up to ${plan.minimumTokens} tokens and ${Math.max(0, hold.availableTokens)} are available.`,
     );
@@ -137,7 +150,7 @@ async function forward(deps: Deps, held: HeldRequest, provider: ChatProvider, up
       await abandonIdempotent(deps, held);
       return new Response(null, { status: 499 }); // nobody is listening
     }
-    await deps.holds.void(held.call.auth.accountId, held.call.requestId);
+    await voidHold(deps, held);
     if (error instanceof UpstreamUnavailableError) {
       throw new ApiError(error.kind === 'timeout' ? 504 : 502, `upstream_${error.kind}`, error.message, 'upstream_error');
     }
@@ -154,20 +167,20 @@ async function completeBuffered(deps: Deps, held: HeldRequest, response: Buffere
 
   if (response.status >= 400) {
     if (reported) await settle(deps, held, { usage: reported, source: 'provider', status: 'error' });
-    else await deps.holds.void(held.call.auth.accountId, held.call.requestId);
+    else await voidHold(deps, held);
     // A provider error is not a result to replay: a retry with the same key runs again.
     await abandonIdempotent(deps, held);
-    return jsonResponse(response.status, upstreamErrorBody(json, bytes, response.status), response.passHeaders);
+    return jsonResponse(response.status, upstreamErrorBody(json, bytes, response.status), { ...response.passHeaders, ...held.admission?.headers });
   }
   if (json === null) {
-    await deps.holds.void(held.call.auth.accountId, held.call.requestId);
+    await voidHold(deps, held);
     throw new ApiError(502, 'upstream_malformed', 'The provider returned a body that is not JSON.', 'upstream_error');
   }
   const outcome: Outcome = reported
     ? { usage: reported, source: 'provider', status: 'ok' }
     : { usage: estimatedUsage(held, generatedFromCompletion(json)), source: 'estimated', status: 'ok' };
   const { costTokens, balanceTokens } = await settle(deps, held, outcome);
-  const headers = { ...response.passHeaders, 'content-type': 'application/json', 'x-tokengate-cost': String(costTokens), 'x-tokengate-balance': String(balanceTokens) };
+  const headers = { ...response.passHeaders, ...held.admission?.headers, 'content-type': 'application/json', 'x-tokengate-cost': String(costTokens), 'x-tokengate-balance': String(balanceTokens) };
   await rememberIdempotent(deps, held, 200, headers, bytes);
   return new Response(bytes, { status: 200, headers });
 }
@@ -253,7 +266,7 @@ function completeStream(deps: Deps, held: HeldRequest, response: StreamResponse)
       await finish('client_aborted');
     },
   });
-  return new Response(body, { status: 200, headers: { ...response.passHeaders, ...streamHeaders() } });
+  return new Response(body, { status: 200, headers: { ...response.passHeaders, ...held.admission?.headers, ...streamHeaders() } });
 }
 
 function streamHeaders(): Record<string, string> {
@@ -290,7 +303,15 @@ async function settle(deps: Deps, held: HeldRequest, outcome: Outcome): Promise<
     createdAt: new Date(held.startedAt).toISOString(),
   };
   const { balanceTokens } = await captureServed(deps.holds, deps.db, deps.log, settlement);
+  // [keys] Correct the key's token bucket and budget by what was really used.
+  if (held.admission) await deps.limits.settle(held.admission, { actualTokens: outcome.usage.inputTokens + outcome.usage.outputTokens, costTokens });
   return { costTokens, balanceTokens };
+}
+
+/** [keys] Ends the hold without charge and gives the key's limits back what was taken for it. */
+async function voidHold(deps: Deps, held: HeldRequest): Promise<void> {
+  await deps.holds.void(held.call.auth.accountId, held.call.requestId);
+  if (held.admission) await deps.limits.release(held.admission);
 }
 
 /**

@@ -8,11 +8,13 @@ import { requireKey } from '../../http/auth.js';
 import { parseQuery } from '../../http/body.js';
 import type { AppEnv } from '../../http/context.js';
 import { notFound } from '../../http/errors.js';
+import { accountKeys } from './keys.js';
 import { publicLedgerEntry } from './views.js';
 
 export const accountRoutes = new Hono<AppEnv>();
 
 accountRoutes.use('*', requireKey('any'));
+accountRoutes.route('/', accountKeys);
 
 accountRoutes.get('/', async (c) => {
   const { db, holds, settings } = c.get('deps');

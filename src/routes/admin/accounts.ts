@@ -1,15 +1,15 @@
-// Admin routes for accounts, their keys and grants (SPEC section 4, "Admin").
+// Admin routes for accounts and grants (keys: keys.ts) (SPEC section 4, "Admin").
 import { and, asc, eq, gt, gte, ilike, inArray, lte, or, sql, type SQL } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { accountView, createAccount, findAccount } from '../../accounts/accounts.js';
-import { createApiKey, publicKey } from '../../accounts/api-keys.js';
+import { publicKey } from '../../accounts/api-keys.js';
 import { LedgerError, post } from '../../billing/ledger.js';
 import { accounts, apiKeys, ledgerEntries } from '../../db/schema.js';
 import { parseBody, parseQuery } from '../../http/body.js';
 import type { AppEnv } from '../../http/context.js';
 import { ApiError, conflict, insufficientBalance, notFound } from '../../http/errors.js';
 import { publicLedgerEntry } from '../account/views.js';
-import { createAccountSchema, createKeySchema, grantSchema, listAccountsSchema, updateAccountSchema } from './schemas.js';
+import { createAccountSchema, grantSchema, listAccountsSchema, updateAccountSchema } from './schemas.js';
 
 export const adminAccounts = new Hono<AppEnv>();
 
@@ -57,23 +57,6 @@ adminAccounts.patch('/accounts/:id', async (c) => {
   await authenticator.accountStatusChanged(row.id, updated!.status); // on every instance, at once
   const { lowBalanceThreshold } = await settings.get();
   return c.json(await accountView(updated!, holds, lowBalanceThreshold));
-});
-
-adminAccounts.post('/accounts/:id/keys', async (c) => {
-  const { db } = c.get('deps');
-  const input = await parseBody(c, createKeySchema);
-  const row = await requireAccount(db, c.req.param('id'));
-  const { key, row: keyRow } = await createApiKey(db, {
-    accountId: row.id,
-    name: input.name,
-    role: input.role,
-    rpm: input.rpm,
-    tpm: input.tpm,
-    budgetTokens: input.budget,
-    models: input.models,
-    expiresAt: input.expiresAt ? new Date(input.expiresAt) : null,
-  });
-  return c.json({ ...publicKey(keyRow), key }, 201);
 });
 
 adminAccounts.post('/accounts/:id/grants', async (c) => {

@@ -14,16 +14,6 @@ export const createAccountSchema = z.object({
 
 export const updateAccountSchema = z.object({ status: z.enum(['active', 'suspended']) });
 
-export const createKeySchema = z.object({
-  name: z.string().trim().min(1).max(200),
-  role: z.enum(['user', 'admin', 'auditor']).default('user'),
-  rpm: z.number().int().positive().optional(),
-  tpm: z.number().int().positive().optional(),
-  budget: tokenAmount.positive().optional(),
-  models: z.array(z.string().min(1)).min(1).optional(),
-  expiresAt: z.iso.datetime({ offset: true }).optional(),
-});
-
 export const grantSchema = z.object({
   amount: tokenAmount.refine((n) => n !== 0, 'must not be zero'),
   reason: z.string().trim().min(1).max(500),
