@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { isPrivateHost } from '../alerts/address.js';
 import type { Db } from '../db/client.js';
-import type { DatabaseReadGuard } from '../db/read-guard.js';
+import { DatabaseUnavailableError, type DatabaseReadGuard } from '../db/read-guard.js';
 import { settings } from '../db/schema.js';
 import type { Logger } from '../log.js';
 import type { SharedCache } from './shared-cache.js';
@@ -81,6 +81,10 @@ export class SettingsStore {
     } catch (error) {
       return this.fallback(cached?.value, error);
     }
+    return this.fromRows(rows);
+  }
+
+  private fromRows(rows: { key: string; value: unknown }[]): Settings {
     const value = settingsSchema.parse({ ...defaultSettings(), ...Object.fromEntries(rows.map((r) => [r.key, r.value])) });
     this.cached = { value, at: this.now() };
     this.options.shared.putSnapshot(SNAPSHOT, JSON.stringify(value)).catch((error: unknown) => this.options.log.debug({ err: error }, 'could not share the settings snapshot'));
@@ -109,8 +113,12 @@ export class SettingsStore {
     } catch (error) {
       this.options.log.warn({ err: error }, 'shared settings snapshot unavailable');
     }
-    if (!value) throw cause;
-    this.cached = { value, at: this.now() };
-    return value;
+    if (value) {
+      this.cached = { value, at: this.now() };
+      return value;
+    }
+    // Nothing known (a fresh instance): rather wait on Postgres (bounded) than fail without asking.
+    if (!(cause instanceof DatabaseUnavailableError && cause.skipped)) throw cause;
+    return this.fromRows(await this.options.guard.read(() => this.options.db.select().from(settings), { force: true }));
   }
 }

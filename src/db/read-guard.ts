@@ -3,15 +3,22 @@
 // fallback at once instead of each waiting on Postgres. One request probes it again every retryMs.
 
 export class DatabaseUnavailableError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
+  constructor(
+    message: string,
+    options?: { cause?: unknown },
+    /** True when the read was not even tried (the database was known to be down). */
+    readonly skipped = false,
+  ) {
     super(message, options);
     this.name = 'DatabaseUnavailableError';
   }
 }
 
 export interface ReadGuardOptions {
-  /** How long a guarded read may take before it counts as a failure. */
+  /** How long a guarded read may take before it counts as a failure (its caller has a fallback). */
   timeoutMs?: number;
+  /** The same for a forced read, whose caller has no fallback: a busy Postgres gets longer. */
+  forcedTimeoutMs?: number;
   /** While down, how often one read is let through to find out whether Postgres is back. */
   retryMs?: number;
   now?: () => number;
@@ -24,11 +31,13 @@ export class DatabaseReadGuard {
   private nextProbeAt = 0;
   private probing = false;
   private readonly timeoutMs: number;
+  private readonly forcedTimeoutMs: number;
   private readonly retryMs: number;
   private readonly now: () => number;
 
   constructor(private readonly options: ReadGuardOptions = {}) {
     this.timeoutMs = options.timeoutMs ?? 500;
+    this.forcedTimeoutMs = options.forcedTimeoutMs ?? 5_000;
     this.retryMs = options.retryMs ?? 2_000;
     this.now = options.now ?? Date.now;
   }
@@ -39,17 +48,18 @@ export class DatabaseReadGuard {
 
   /**
    * Runs `query` with the timeout; throws DatabaseUnavailableError at once while the database is
-   * down (except for the one read that probes it). The query itself is not cancelled on timeout:
-   * postgres.js cannot take it back, and its late answer is simply dropped.
+   * down (except for the one read that probes it), unless `force`: a caller with no fallback at all
+   * rather waits the timeout than fails. The query itself is not cancelled on timeout: postgres.js
+   * cannot take it back, and its late answer is simply dropped.
    */
-  async read<T>(query: () => Promise<T>): Promise<T> {
-    const probe = this.downSince !== null;
+  async read<T>(query: () => Promise<T>, { force = false }: { force?: boolean } = {}): Promise<T> {
+    const probe = this.downSince !== null && !force;
     if (probe) {
-      if (this.probing || this.now() < this.nextProbeAt) throw new DatabaseUnavailableError('Postgres is unavailable; answering from the last known values');
+      if (this.probing || this.now() < this.nextProbeAt) throw new DatabaseUnavailableError('Postgres is unavailable; answering from the last known values', undefined, true);
       this.probing = true;
     }
     try {
-      const result = await withTimeout(query(), this.timeoutMs);
+      const result = await withTimeout(query(), force ? this.forcedTimeoutMs : this.timeoutMs);
       if (this.downSince !== null) this.options.onChange?.('up');
       this.downSince = null;
       return result;

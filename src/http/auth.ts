@@ -5,7 +5,7 @@ import { hashApiKey, KEY_PATTERN, type ApiKeyRow, type KeyRole } from '../accoun
 import { accountStatusSnapshotName, keySnapshotName, parseKeyRecord, serializeKeyRecord, type KeyRecord } from '../accounts/key-snapshot.js';
 import type { Invalidation, SharedCache } from '../accounts/shared-cache.js';
 import type { Db } from '../db/client.js';
-import type { DatabaseReadGuard } from '../db/read-guard.js';
+import { DatabaseUnavailableError, type DatabaseReadGuard } from '../db/read-guard.js';
 import { accounts, apiKeys } from '../db/schema.js';
 import type { Logger } from '../log.js';
 import type { AppEnv, AuthContext } from './context.js';
@@ -16,6 +16,9 @@ interface CachedKey extends KeyRecord {
 }
 
 const LAST_USED_EVERY_MS = 60_000;
+
+const keysUnavailable = () =>
+  new ApiError(503, 'service_unavailable', 'Keys cannot be checked right now (the database is unavailable); retry shortly.', 'api_error', null, { 'retry-after': '1' });
 
 export interface KeyAuthenticatorOptions {
   db: Db;
@@ -105,15 +108,17 @@ export class KeyAuthenticator {
     const generation = this.generation;
     let row: KeyRecord | undefined;
     try {
-      [row] = await this.options.guard.read(() =>
-        this.options.db
-          .select({ key: apiKeys, accountStatus: accounts.status })
-          .from(apiKeys)
-          .innerJoin(accounts, eq(accounts.id, apiKeys.accountId))
-          .where(eq(apiKeys.keyHash, hash)),
-      );
+      row = await this.read(hash, false);
     } catch (error) {
-      return this.fallback(hash, cached, error);
+      const known = await this.lastKnown(hash, cached);
+      if (known) return known;
+      // Nothing known about this key: rather wait on Postgres (bounded) than refuse without asking.
+      if (!(error instanceof DatabaseUnavailableError && error.skipped)) throw keysUnavailable();
+      try {
+        row = await this.read(hash, true);
+      } catch {
+        throw keysUnavailable();
+      }
     }
     if (!row) {
       this.cache.delete(hash);
@@ -124,8 +129,21 @@ export class KeyAuthenticator {
     return row;
   }
 
-  /** Postgres did not answer: the shared snapshot (it carries revocations), else our last read, else 503. */
-  private async fallback(hash: string, cached: CachedKey | undefined, cause: unknown): Promise<KeyRecord | undefined> {
+  private async read(hash: string, force: boolean): Promise<KeyRecord | undefined> {
+    const [row] = await this.options.guard.read(
+      () =>
+        this.options.db
+          .select({ key: apiKeys, accountStatus: accounts.status })
+          .from(apiKeys)
+          .innerJoin(accounts, eq(accounts.id, apiKeys.accountId))
+          .where(eq(apiKeys.keyHash, hash)),
+      { force },
+    );
+    return row;
+  }
+
+  /** Postgres did not answer: the shared snapshot (it carries revocations), else our last read. */
+  private async lastKnown(hash: string, cached: CachedKey | undefined): Promise<KeyRecord | undefined> {
     const generation = this.generation;
     let known: KeyRecord | undefined = cached;
     try {
@@ -137,14 +155,8 @@ export class KeyAuthenticator {
     } catch (error) {
       this.options.log.warn({ err: error }, 'shared key snapshot unavailable');
     }
-    if (!known) {
-      throw new ApiError(503, 'service_unavailable', 'Keys cannot be checked right now (the database is unavailable); retry shortly.', 'api_error', null, {
-        'retry-after': '1',
-      });
-    }
-    this.options.log.debug({ err: cause }, 'key answered from its last known value');
     // Cached as if just read: the next requests skip Redis, and invalidations still reach it.
-    if (generation === this.generation) this.cache.set(hash, { key: known.key, accountStatus: known.accountStatus, loadedAt: this.now() });
+    if (known && generation === this.generation) this.cache.set(hash, { key: known.key, accountStatus: known.accountStatus, loadedAt: this.now() });
     return known;
   }
 
