@@ -4,6 +4,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { findAccount } from './accounts/accounts.js';
 import { SettingsStore } from './accounts/settings.js';
+import { LowBalanceMonitor } from './alerts/monitor.js';
 import { LocalSharedCache, RedisSharedCache, type SharedCache } from './accounts/shared-cache.js';
 import { MemoryHoldStore } from './billing/holds/memory-store.js';
 import { RedisHoldStore } from './billing/holds/redis-store.js';
@@ -36,6 +37,8 @@ export interface Deps {
   shared: SharedCache;
   /** Per-key rpm, tpm and monthly budget: admit before the hold, settle after the capture. */
   limits: KeyLimiter;
+  /** Low-balance alerts: checks the accounts of every settled batch, delivers the webhook. */
+  alerts: LowBalanceMonitor;
   holds: HoldStore;
   settler: Settler;
   idempotency: IdempotencyStore;
@@ -68,13 +71,17 @@ export async function buildDeps(config: Config, log: Logger): Promise<Deps> {
   const prices = loadPriceTable();
   // Loading an encoding takes a few hundred ms: pay it at start, not on the first request.
   warmTokenizers([...new Set(prices.all().flatMap((m) => (m.kind === 'chat' ? [m.encoding] : [])))]);
+  const settings = new SettingsStore({ db: database.db, guard, shared, log });
+  const settler = new Settler({ db: database.db, holds, log, intervalMs: config.SETTLE_INTERVAL_MS });
+  const alerts = new LowBalanceMonitor({ db: database.db, holds, settings, log });
+  settler.onSettled(alerts.onSettled);
   return {
     config,
     log,
     database,
     db: database.db,
     prices,
-    settings: new SettingsStore({ db: database.db, guard, shared, log }),
+    settings,
     authenticator: new KeyAuthenticator({ db: database.db, log, guard, shared }),
     shared,
     limits: new KeyLimiter({
@@ -85,7 +92,8 @@ export async function buildDeps(config: Config, log: Logger): Promise<Deps> {
       reservationTtlMs: config.HOLD_TTL_SECONDS * 1000,
     }),
     holds,
-    settler: new Settler({ db: database.db, holds, log, intervalMs: config.SETTLE_INTERVAL_MS }),
+    settler,
+    alerts,
     idempotency: redis ? new RedisIdempotencyStore(redis, config.REDIS_PREFIX) : new MemoryIdempotencyStore(),
     providers: createProviderRegistry(config),
     redis,
@@ -130,6 +138,7 @@ function memoryHolds(config: Config, loadBalance: BalanceLoader): HoldStore {
 
 export async function closeDeps(deps: Deps): Promise<void> {
   await deps.settler.drain();
+  await deps.alerts.close();
   await closeTokenizerWorkers();
   await deps.holds.close();
   await deps.shared.close();

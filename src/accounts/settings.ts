@@ -15,13 +15,17 @@ export const autoRechargeSchema = z.object({
   monthlyLimitTokens: z.number().int().nonnegative(),
 });
 
-/** Where low-balance events are POSTed (src/alerts/), and the secret they are signed with. */
-export const alertWebhookSchema = z
-  .object({
-    url: z.url({ protocol: /^https?$/, message: 'an http:// or https:// URL' }).max(2000).nullable(),
-    secret: z.string().min(16, 'at least 16 characters').max(200).nullable(),
-    allowPrivateAddresses: z.boolean(),
-  })
+const alertWebhookShape = z.object({
+  url: z.url({ protocol: /^https?$/, message: 'an http:// or https:// URL' }).max(2000).nullable(),
+  secret: z.string().min(16, 'at least 16 characters').max(200).nullable(),
+  allowPrivateAddresses: z.boolean(),
+});
+
+/**
+ * Where low-balance events are POSTed (src/alerts/), and the secret they are signed with. Checked when
+ * set; the address a name resolves to is checked again at each delivery.
+ */
+export const alertWebhookSchema = alertWebhookShape
   .refine((hook) => hook.url === null || hook.secret !== null, { message: 'is needed to sign events when a url is set', path: ['secret'] })
   .refine((hook) => hook.url === null || hook.allowPrivateAddresses || !isPrivateHost(new URL(hook.url).hostname), {
     message: 'must not point to a loopback or private address unless allowPrivateAddresses is true',
@@ -37,6 +41,10 @@ export const settingsSchema = z.object({
 });
 
 export type Settings = z.infer<typeof settingsSchema>;
+
+// What is read back is only checked for shape: a stored URL refused by today's rules (rules change,
+// operators edit the table) must not stop every request; delivery refuses it instead.
+const storedSettingsSchema = settingsSchema.extend({ alertWebhook: alertWebhookShape });
 
 const DEFAULTS_FILE = new URL('../../config/settings.json', import.meta.url);
 const SNAPSHOT = 'settings';
@@ -85,7 +93,7 @@ export class SettingsStore {
   }
 
   private fromRows(rows: { key: string; value: unknown }[]): Settings {
-    const value = settingsSchema.parse({ ...defaultSettings(), ...Object.fromEntries(rows.map((r) => [r.key, r.value])) });
+    const value = storedSettingsSchema.parse({ ...defaultSettings(), ...Object.fromEntries(rows.map((r) => [r.key, r.value])) });
     this.cached = { value, at: this.now() };
     this.options.shared.putSnapshot(SNAPSHOT, JSON.stringify(value)).catch((error: unknown) => this.options.log.debug({ err: error }, 'could not share the settings snapshot'));
     return value;
@@ -108,7 +116,7 @@ export class SettingsStore {
   private async fallback(last: Settings | undefined, cause: unknown): Promise<Settings> {
     let value = last;
     try {
-      const shared = settingsSchema.safeParse(JSON.parse((await this.options.shared.getSnapshot(SNAPSHOT)) ?? 'null'));
+      const shared = storedSettingsSchema.safeParse(JSON.parse((await this.options.shared.getSnapshot(SNAPSHOT)) ?? 'null'));
       if (shared.success) value = shared.data;
     } catch (error) {
       this.options.log.warn({ err: error }, 'shared settings snapshot unavailable');
