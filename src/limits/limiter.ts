@@ -133,11 +133,6 @@ export class KeyLimiter {
     return this.settle(admission, { actualTokens: 0, costTokens: 0 });
   }
 
-  /** This month's settled spend of a key, as the limits see it (null: not known yet). */
-  spentThisMonth(keyId: string): Promise<number | null> {
-    return this.options.store.spent(keyId, monthOf(this.now()));
-  }
-
   /** Reads the month's spend from Postgres into the store; false when Postgres cannot answer. */
   private async loadSpent(auth: AuthContext, month: string): Promise<boolean> {
     const start = monthStart(this.now());
@@ -160,7 +155,7 @@ export class KeyLimiter {
   }
 }
 
-export const monthOf = (ms: number) => new Date(ms).toISOString().slice(0, 7);
+const monthOf = (ms: number) => new Date(ms).toISOString().slice(0, 7);
 const monthStart = (ms: number) => {
   const d = new Date(ms);
   return new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1));

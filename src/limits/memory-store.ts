@@ -75,10 +75,6 @@ export class MemoryLimitStore implements LimitStore {
     if (!this.spentEntry(state, month, this.now())) state.spent.set(month, { tokens: spentTokens, expiresAt: this.now() + ttlMs });
   }
 
-  async spent(keyId: string, month: string): Promise<number | null> {
-    return this.spentEntry(this.state(keyId), month, this.now())?.tokens ?? null;
-  }
-
   private state(keyId: string): KeyState {
     let state = this.keys.get(keyId);
     if (!state) this.keys.set(keyId, (state = { spent: new Map(), reservations: new Map() }));

@@ -68,11 +68,6 @@ export class RedisLimitStore implements LimitStore {
     await this.redis.set(this.keys(keyId, month)[1], String(spentTokens), 'PX', ttlMs, 'NX');
   }
 
-  async spent(keyId: string, month: string): Promise<number | null> {
-    const value = await this.redis.get(this.keys(keyId, month)[1]);
-    return value === null ? null : Number(value);
-  }
-
   private keys(keyId: string, month: string): [string, string, string, string, string] {
     const base = `${this.prefix}{key:${keyId}}`;
     return [`${base}:rate`, `${base}:spent:${month}`, `${base}:resv`, `${base}:resvamt`, `${base}:resvsum`];

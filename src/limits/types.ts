@@ -61,6 +61,4 @@ export interface LimitStore {
   settle(request: LimitSettle): Promise<void>;
   /** Sets the month's spend if it is not set (a concurrent settle or loader got there first: keep theirs). */
   initSpent(keyId: string, month: string, spentTokens: number, ttlMs: number): Promise<void>;
-  /** The month's settled spend, or null when the store does not have it. */
-  spent(keyId: string, month: string): Promise<number | null>;
 }
