@@ -18,6 +18,12 @@ export interface LowBalanceMonitorOptions {
   log: Logger;
   /** Waits before each retry of a failed delivery (its length is the number of retries). */
   retryDelaysMs?: number[];
+  /**
+   * Checks run at most this often: accounts settled meanwhile are checked together, once each, so an
+   * account that stays below its threshold under heavy traffic costs a few checks a second, not one
+   * per settled batch.
+   */
+  intervalMs?: number;
   timeoutMs?: number;
   resolve?: Resolver;
   now?: () => number;
@@ -27,7 +33,8 @@ const DEFAULT_RETRY_DELAYS_MS = [1_000, 5_000, 30_000, 120_000, 600_000];
 
 export class LowBalanceMonitor {
   private readonly waiting = new Set<string>();
-  private running: Promise<void> | undefined;
+  /** The next check, scheduled or running; undefined when nothing waits. */
+  private next: Promise<void> | undefined;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly deliveries = new Set<Promise<void>>();
   private closed = false;
@@ -38,13 +45,13 @@ export class LowBalanceMonitor {
   readonly onSettled = (accountIds: string[]): void => {
     if (this.closed) return;
     for (const id of accountIds) this.waiting.add(id);
-    this.running ??= this.drain().finally(() => (this.running = undefined));
+    this.next ??= this.checkSoon();
   };
 
   /** Resolves when every queued check and every delivery attempt started so far has finished (tests, shutdown). */
   async idle(): Promise<void> {
-    while (this.running || this.deliveries.size > 0) {
-      await this.running;
+    while (this.next || this.deliveries.size > 0) {
+      await this.next;
       await Promise.all([...this.deliveries]);
     }
   }
@@ -54,18 +61,23 @@ export class LowBalanceMonitor {
     this.closed = true;
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
-    await this.running;
+    await this.next;
   }
 
-  private async drain(): Promise<void> {
-    while (this.waiting.size > 0 && !this.closed) {
-      const batch = [...this.waiting];
-      this.waiting.clear();
-      try {
-        await this.check(batch);
-      } catch (error) {
-        this.options.log.warn({ err: error, accounts: batch.length }, 'low-balance check failed; the next settlement of these accounts checks again');
-      }
+  private async checkSoon(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, this.options.intervalMs ?? 200);
+      timer.unref();
+    });
+    const batch = [...this.waiting];
+    this.waiting.clear();
+    try {
+      if (!this.closed) await this.check(batch);
+    } catch (error) {
+      this.options.log.warn({ err: error, accounts: batch.length }, 'low-balance check failed; the next settlement of these accounts checks again');
+    } finally {
+      // Accounts settled while this check ran wait for the next one.
+      this.next = this.waiting.size > 0 && !this.closed ? this.checkSoon() : undefined;
     }
   }
 
