@@ -21,9 +21,12 @@ import { KeyLimiter } from './limits/limiter.js';
 import { MemoryLimitStore } from './limits/memory-store.js';
 import { RedisLimitStore } from './limits/redis-store.js';
 import type { Logger } from './log.js';
-import { MemoryIdempotencyStore, RedisIdempotencyStore, type IdempotencyStore } from './proxy/idempotency.js';
+import { MemoryIdempotencyStore, RedisIdempotencyStore, type IdempotencyStore } from './billing/idempotency-store.js';
 import { createProviderRegistry, type ProviderRegistry } from './providers/registry.js';
 import { Settler } from './billing/settler.js';
+import { heartbeatPeriodMs, InflightCalls } from './billing/metered-call/inflight.js';
+import { AutoRecharger } from './stripe/auto-recharge.js';
+import { createStripeClient, type StripeClient } from './stripe/client.js';
 
 export interface Deps {
   config: Config;
@@ -43,7 +46,12 @@ export interface Deps {
   settler: Settler;
   idempotency: IdempotencyStore;
   providers: ProviderRegistry;
+  /** Metered calls running in this process: kept alive by one ticker, cut at shutdown. */
+  inflight: InflightCalls;
   redis: Redis | null;
+  /** null when STRIPE_SECRET_KEY is unset: checkout answers 503, auto-recharge is off. */
+  stripe: StripeClient | null;
+  autoRecharge: AutoRecharger | null;
 }
 
 /** Opens Postgres (or PGlite), applies migrations, seeds defaults and connects the hold store. */
@@ -67,14 +75,19 @@ export async function buildDeps(config: Config, log: Logger): Promise<Deps> {
     onChange: (state, error) =>
       state === 'down' ? log.warn({ err: error }, 'Postgres reads failing; keys and settings answered from last known values') : log.info('Postgres reads succeed again'),
   });
+  const settings = new SettingsStore({ db: database.db, guard, shared, log });
+  const settler = new Settler({ db: database.db, holds, log, intervalMs: config.SETTLE_INTERVAL_MS });
+  const stripe = createStripeClient(config);
+  const autoRecharge = stripe
+    ? new AutoRecharger({ db: database.db, holds, stripe, settings, log, retrySeconds: config.AUTO_RECHARGE_RETRY_SECONDS })
+    : null;
+  if (autoRecharge) settler.onSettled((accountIds) => autoRecharge.onSettled(accountIds));
+  const alerts = new LowBalanceMonitor({ db: database.db, holds, settings, log });
+  settler.onSettled(alerts.onSettled);
 
   const prices = loadPriceTable();
   // Loading an encoding takes a few hundred ms: pay it at start, not on the first request.
   warmTokenizers([...new Set(prices.all().flatMap((m) => (m.kind === 'chat' ? [m.encoding] : [])))]);
-  const settings = new SettingsStore({ db: database.db, guard, shared, log });
-  const settler = new Settler({ db: database.db, holds, log, intervalMs: config.SETTLE_INTERVAL_MS });
-  const alerts = new LowBalanceMonitor({ db: database.db, holds, settings, log });
-  settler.onSettled(alerts.onSettled);
   return {
     config,
     log,
@@ -96,7 +109,10 @@ export async function buildDeps(config: Config, log: Logger): Promise<Deps> {
     alerts,
     idempotency: redis ? new RedisIdempotencyStore(redis, config.REDIS_PREFIX) : new MemoryIdempotencyStore(),
     providers: createProviderRegistry(config),
+    inflight: new InflightCalls(heartbeatPeriodMs(config.HOLD_TTL_SECONDS), log),
     redis,
+    stripe,
+    autoRecharge,
   };
 }
 
@@ -138,6 +154,7 @@ function memoryHolds(config: Config, loadBalance: BalanceLoader): HoldStore {
 
 export async function closeDeps(deps: Deps): Promise<void> {
   await deps.settler.drain();
+  await deps.autoRecharge?.close(); // after the drain: its last batches may start a recharge
   await deps.alerts.close();
   await closeTokenizerWorkers();
   await deps.holds.close();

@@ -40,6 +40,7 @@ export interface KeyAuthenticatorOptions {
 export class KeyAuthenticator {
   private readonly cache = new Map<string, CachedKey>();
   private readonly lastUsedWritten = new Map<string, number>();
+  private readonly loading = new Map<string, Promise<KeyRecord | undefined>>();
   private readonly ttlMs: number;
   private readonly now: () => number;
   // Bumped by every invalidation: a lookup that started before one does not cache what it read.
@@ -76,35 +77,55 @@ export class KeyAuthenticator {
     await this.options.shared.publish({ kind: 'key', keyHash: row.keyHash });
   }
 
-  /** Call after a status change committed: applies to every key of the account, on every instance. */
-  async accountStatusChanged(accountId: string, status: string): Promise<void> {
-    await this.options.shared
-      .putSnapshot(accountStatusSnapshotName(accountId), status)
-      .catch((error: unknown) => this.options.log.warn({ err: error, accountId }, 'could not record an account status in the shared snapshot'));
+  /**
+   * Call after a status change committed: applies to every key of the account, on every instance.
+   * Without `status` the committed status is read back from Postgres.
+   */
+  async accountStatusChanged(accountId: string, status?: string): Promise<void> {
+    try {
+      const [row] = status === undefined ? await this.options.db.select({ status: accounts.status }).from(accounts).where(eq(accounts.id, accountId)) : [{ status }];
+      if (row) await this.options.shared.putSnapshot(accountStatusSnapshotName(accountId), row.status);
+    } catch (error) {
+      this.options.log.warn({ err: error, accountId }, 'could not record an account status in the shared snapshot');
+    }
     await this.options.shared.publish({ kind: 'account', accountId });
   }
 
   /** Drops cached entries on this instance only (tests; invalidations go through keyRevoked). */
   forget(predicate: (key: ApiKeyRow) => boolean): void {
     this.generation += 1;
+    this.loading.clear(); // a read started before this may be stale: later requests start their own
     for (const [hash, entry] of this.cache) if (predicate(entry.key)) this.cache.delete(hash);
   }
 
   private apply(message: Invalidation): void {
     if (message.kind === 'key') {
       this.generation += 1;
+      this.loading.delete(message.keyHash);
       this.cache.delete(message.keyHash);
     } else if (message.kind === 'account') {
       this.forget((key) => key.accountId === message.accountId);
     } else if (message.kind === 'all') {
       this.generation += 1;
+      this.loading.clear();
       this.cache.clear();
     }
   }
 
-  private async lookup(hash: string): Promise<KeyRecord | undefined> {
+  private lookup(hash: string): Promise<KeyRecord | undefined> | KeyRecord {
     const cached = this.cache.get(hash);
     if (cached && this.now() - cached.loadedAt < this.ttlMs) return cached;
+    // A burst on a key that is not cached makes one read, not one per request.
+    const pending = this.loading.get(hash);
+    if (pending) return pending;
+    const loading: Promise<KeyRecord | undefined> = this.load(hash, cached).finally(() => {
+      if (this.loading.get(hash) === loading) this.loading.delete(hash);
+    });
+    this.loading.set(hash, loading);
+    return loading;
+  }
+
+  private async load(hash: string, cached: CachedKey | undefined): Promise<KeyRecord | undefined> {
     const generation = this.generation;
     let row: KeyRecord | undefined;
     try {

@@ -144,6 +144,7 @@ export class KeyLimiter {
           .select({ spent: sql<string>`coalesce(sum(${usageEvents.cost}), 0)` })
           .from(usageEvents)
           .where(and(eq(usageEvents.accountId, auth.accountId), eq(usageEvents.keyId, auth.key.id), gte(usageEvents.createdAt, start), lt(usageEvents.createdAt, end))),
+        { force: true }, // no fallback: a busy Postgres gets the longer timeout rather than the budget going unenforced
       );
       spent = Number(row?.spent ?? 0);
     } catch (error) {

@@ -5,6 +5,8 @@ import { accountRoutes } from './account/index.js';
 import { adminRoutes } from './admin/index.js';
 import { internalRoutes } from './internal/index.js';
 import { opsRoutes } from './ops/index.js';
+import { packagesRoutes } from './packages/index.js';
+import { stripeRoutes } from './stripe/index.js';
 import { v1Routes } from './v1/index.js';
 
 export function registerRoutes(app: Hono<AppEnv>): void {
@@ -13,4 +15,6 @@ export function registerRoutes(app: Hono<AppEnv>): void {
   app.route('/admin', adminRoutes);
   app.route('/internal', internalRoutes);
   app.route('/v1', v1Routes);
+  app.route('/', packagesRoutes);
+  app.route('/', stripeRoutes);
 }

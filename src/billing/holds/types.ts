@@ -20,7 +20,7 @@ export interface Settlement {
   costTokens: number;
   rates: Record<string, unknown>;
   usageSource: 'provider' | 'estimated';
-  status: 'ok' | 'error' | 'client_aborted';
+  status: 'ok' | 'error' | 'client_aborted' | 'interrupted';
   latencyMs: number;
   stream: boolean;
   createdAt: string; // ISO time the request started

@@ -10,12 +10,16 @@ import { parseQuery } from '../../http/body.js';
 import type { AppEnv } from '../../http/context.js';
 import { notFound } from '../../http/errors.js';
 import { accountKeys } from './keys.js';
+import { accountCheckout } from './checkout.js';
+import { accountSettings } from './settings.js';
 import { publicLedgerEntry } from './views.js';
 
 export const accountRoutes = new Hono<AppEnv>();
 
 accountRoutes.use('*', requireKey('any'));
 accountRoutes.route('/', accountKeys);
+accountRoutes.route('/', accountCheckout);
+accountRoutes.route('/', accountSettings);
 
 accountRoutes.get('/', async (c) => {
   const { db, holds, settings } = c.get('deps');

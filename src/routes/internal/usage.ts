@@ -15,7 +15,7 @@ import { usageEvents } from '../../db/schema.js';
 import { parseBody } from '../../http/body.js';
 import type { AppEnv } from '../../http/context.js';
 import { ApiError, badRequest, insufficientBalance, notFound } from '../../http/errors.js';
-import { fingerprintOf } from '../../proxy/idempotency.js';
+import { fingerprintOf, isStored } from '../../billing/idempotency-store.js';
 
 export const internalUsage = new Hono<AppEnv>();
 
@@ -39,6 +39,7 @@ type Input = z.infer<typeof internalUsageSchema>;
 
 // Internal usage keys are one namespace for the whole deployment (the secret's holder is one party).
 const SCOPE = 'internal';
+const PENDING_SECONDS = 60;
 
 /** usage_events.id and the ledger reference: derived from the key, so a replay hits the unique indexes. */
 export const internalRequestId = (idempotencyKey: string) => `iu_${createHash('sha256').update(idempotencyKey).digest('base64url').slice(0, 32)}`;
@@ -55,8 +56,10 @@ internalUsage.post('/usage', async (c) => {
 
   const requestId = internalRequestId(input.idempotencyKey);
   const fingerprint = fingerprintOf(canonical(input));
-  const start = await deps.idempotency.start(SCOPE, input.idempotencyKey, fingerprint);
-  if (start.state === 'replay') return replay(c, JSON.parse(Buffer.from(start.response.bodyBase64, 'base64').toString('utf8')));
+  // The marker outlives the request by far (it is short); a crash frees the key after this.
+  const start = await deps.idempotency.start(SCOPE, input.idempotencyKey, fingerprint, PENDING_SECONDS);
+  if (start.state === 'replay' && isStored(start.response)) return replay(c, JSON.parse(Buffer.from(start.response.bodyBase64, 'base64').toString('utf8')));
+  if (start.state === 'replay') throw reused(); // never written by this route
   if (start.state === 'mismatch') throw reused();
   if (start.state === 'in_progress') {
     throw new ApiError(409, 'idempotency_in_progress', 'A report with this idempotencyKey is still being recorded; retry shortly.', 'conflict_error', 'idempotencyKey');
