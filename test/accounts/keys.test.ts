@@ -64,6 +64,7 @@ describe('POST /account/keys', () => {
       [{ name: 'x', expiresAt: 'tomorrow' }, 'expiresAt'],
       [{ name: 'x', expiresAt: new Date(Date.now() - 1000).toISOString() }, 'expiresAt'],
       [{ name: '' }, 'name'],
+      [{ name: 'nul\u0000byte' }, 'name'],
       [{ rpm: 5 }, 'name'],
       [{ name: 'x', role: 'admin' }, 'role'],
       [{ name: 'x', rpmLimit: 5 }, 'rpmLimit'],

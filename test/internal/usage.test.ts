@@ -156,6 +156,7 @@ describe('recording usage', () => {
       [{ idempotencyKey: '' }, 'idempotencyKey'],
       [{ accountId: undefined }, 'accountId'],
       [{ operation: undefined }, 'operation'],
+      [{ operation: 'nul\u0000byte' }, 'operation'],
       [{ inputTokens: -1 }, 'inputTokens'],
       [{ outputTokens: 1.5 }, 'outputTokens'],
       [{ outputTokens: 1e12 }, 'outputTokens'],

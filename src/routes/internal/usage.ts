@@ -15,6 +15,7 @@ import { usageEvents } from '../../db/schema.js';
 import { parseBody } from '../../http/body.js';
 import type { AppEnv } from '../../http/context.js';
 import { ApiError, badRequest, insufficientBalance, notFound } from '../../http/errors.js';
+import { storedText } from '../admin/schemas.js';
 import { fingerprintOf, isStored } from '../../billing/idempotency-store.js';
 
 export const internalUsage = new Hono<AppEnv>();
@@ -24,7 +25,7 @@ const count = z.number().int().min(0).max(1_000_000_000);
 export const internalUsageSchema = z.strictObject({
   accountId: z.string().min(1).max(200),
   model: z.string().min(1).max(200),
-  operation: z.string().trim().min(1).max(100),
+  operation: storedText(100),
   inputTokens: count,
   outputTokens: count,
   cachedTokens: count.default(0),

@@ -6,14 +6,14 @@ import { createApiKey, decodeKeyCursor, listApiKeys, publicKey, revokeApiKey, ty
 import { parseQuery } from '../../http/body.js';
 import type { AppEnv } from '../../http/context.js';
 import { badRequest, conflict, notFound } from '../../http/errors.js';
-import { MAX_TOKEN_AMOUNT } from '../admin/schemas.js';
+import { MAX_TOKEN_AMOUNT, storedText } from '../admin/schemas.js';
 
 // rpm and tpm are `integer` columns: bounded well inside 2^31 (and far beyond any real provider limit).
 export const MAX_RPM = 1_000_000;
 export const MAX_TPM = 1_000_000_000;
 
 const keyFields = {
-  name: z.string().trim().min(1).max(200),
+  name: storedText(200),
   rpm: z.number().int().min(1).max(MAX_RPM).optional(),
   tpm: z.number().int().min(1).max(MAX_TPM).optional(),
   budget: z.number().int().min(1).max(MAX_TOKEN_AMOUNT).optional(),
