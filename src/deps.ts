@@ -4,6 +4,8 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { findAccount } from './accounts/accounts.js';
 import { SettingsStore } from './accounts/settings.js';
+import { LowBalanceMonitor } from './alerts/monitor.js';
+import { LocalSharedCache, RedisSharedCache, type SharedCache } from './accounts/shared-cache.js';
 import { MemoryHoldStore } from './billing/holds/memory-store.js';
 import { RedisHoldStore } from './billing/holds/redis-store.js';
 import type { BalanceLoader, HoldStore } from './billing/holds/types.js';
@@ -11,9 +13,13 @@ import { loadPriceTable, type PriceTable } from './billing/price-table.js';
 import type { Config } from './config.js';
 import { openDatabase, type Database, type Db } from './db/client.js';
 import { runMigrations } from './db/migrate.js';
+import { DatabaseReadGuard } from './db/read-guard.js';
 import { seed } from './db/seed.js';
 import { KeyAuthenticator } from './http/auth.js';
 import { closeTokenizerWorkers, warmTokenizers } from './metering/tokenizer.js';
+import { KeyLimiter } from './limits/limiter.js';
+import { MemoryLimitStore } from './limits/memory-store.js';
+import { RedisLimitStore } from './limits/redis-store.js';
 import type { Logger } from './log.js';
 import { MemoryIdempotencyStore, RedisIdempotencyStore, type IdempotencyStore } from './billing/idempotency-store.js';
 import { createProviderRegistry, type ProviderRegistry } from './providers/registry.js';
@@ -30,6 +36,12 @@ export interface Deps {
   prices: PriceTable;
   settings: SettingsStore;
   authenticator: KeyAuthenticator;
+  /** Invalidations between instances and shared last-known values (key cache, settings). */
+  shared: SharedCache;
+  /** Per-key rpm, tpm and monthly budget: admit before the hold, settle after the capture. */
+  limits: KeyLimiter;
+  /** Low-balance alerts: checks the accounts of every settled batch, delivers the webhook. */
+  alerts: LowBalanceMonitor;
   holds: HoldStore;
   settler: Settler;
   idempotency: IdempotencyStore;
@@ -57,13 +69,21 @@ export async function buildDeps(config: Config, log: Logger): Promise<Deps> {
   const redis = config.REDIS_URL ? connectRedis(config.REDIS_URL, log) : null;
   const holds: HoldStore = redis ? new RedisHoldStore(redis, { prefix: config.REDIS_PREFIX, loadBalance }) : memoryHolds(config, loadBalance);
 
-  const settings = new SettingsStore(database.db);
+  const shared = await connectSharedCache(redis, config, log);
+  // Reads with a fallback (keys, settings) give Postgres half a second, then answer from what is known.
+  const guard = new DatabaseReadGuard({
+    onChange: (state, error) =>
+      state === 'down' ? log.warn({ err: error }, 'Postgres reads failing; keys and settings answered from last known values') : log.info('Postgres reads succeed again'),
+  });
+  const settings = new SettingsStore({ db: database.db, guard, shared, log });
   const settler = new Settler({ db: database.db, holds, log, intervalMs: config.SETTLE_INTERVAL_MS });
   const stripe = createStripeClient(config);
   const autoRecharge = stripe
     ? new AutoRecharger({ db: database.db, holds, stripe, settings, log, retrySeconds: config.AUTO_RECHARGE_RETRY_SECONDS })
     : null;
   if (autoRecharge) settler.onSettled((accountIds) => autoRecharge.onSettled(accountIds));
+  const alerts = new LowBalanceMonitor({ db: database.db, holds, settings, log });
+  settler.onSettled(alerts.onSettled);
 
   const prices = loadPriceTable();
   // Loading an encoding takes a few hundred ms: pay it at start, not on the first request.
@@ -75,9 +95,18 @@ export async function buildDeps(config: Config, log: Logger): Promise<Deps> {
     db: database.db,
     prices,
     settings,
-    authenticator: new KeyAuthenticator(database.db, log),
+    authenticator: new KeyAuthenticator({ db: database.db, log, guard, shared }),
+    shared,
+    limits: new KeyLimiter({
+      store: redis ? new RedisLimitStore(redis, config.REDIS_PREFIX) : new MemoryLimitStore(),
+      db: database.db,
+      guard,
+      log,
+      reservationTtlMs: config.HOLD_TTL_SECONDS * 1000,
+    }),
     holds,
     settler,
+    alerts,
     idempotency: redis ? new RedisIdempotencyStore(redis, config.REDIS_PREFIX) : new MemoryIdempotencyStore(),
     providers: createProviderRegistry(config),
     inflight: new InflightCalls(heartbeatPeriodMs(config.HOLD_TTL_SECONDS), log),
@@ -110,6 +139,13 @@ function connectRedis(url: string, log: Logger): Redis {
   return redis;
 }
 
+async function connectSharedCache(redis: Redis | null, config: Config, log: Logger): Promise<SharedCache> {
+  if (!redis) return new LocalSharedCache(log);
+  const shared = new RedisSharedCache(redis, config.REDIS_PREFIX, log);
+  await shared.start(); // serve only once revocations from other instances are heard
+  return shared;
+}
+
 // The in-process store journals settlements under DATA_DIR so a crash before they reach Postgres loses none.
 function memoryHolds(config: Config, loadBalance: BalanceLoader): HoldStore {
   mkdirSync(config.DATA_DIR, { recursive: true });
@@ -119,8 +155,10 @@ function memoryHolds(config: Config, loadBalance: BalanceLoader): HoldStore {
 export async function closeDeps(deps: Deps): Promise<void> {
   await deps.settler.drain();
   await deps.autoRecharge?.close(); // after the drain: its last batches may start a recharge
+  await deps.alerts.close();
   await closeTokenizerWorkers();
   await deps.holds.close();
+  await deps.shared.close();
   if (deps.redis?.status === 'ready') await deps.redis.quit().catch(() => deps.redis?.disconnect());
   else deps.redis?.disconnect();
   await deps.database.close();

@@ -7,13 +7,15 @@ export interface HoldPlan {
   amountTokens: number;
   /** The least hold that lets the request run: the whole worst case under `reject`, the prompt plus one output token under `clamp`. */
   minimumTokens: number;
+  /** Provider tokens at worst, the prompt plus the output cap: what a tokens-per-minute limit counts. */
+  estimatedTokens: number;
 }
 
 export function planHold(promptTokens: number, outputCap: number, rates: Rates, policy: 'clamp' | 'reject'): HoldPlan {
   const amountTokens = chargeFor({ inputTokens: promptTokens, cachedInputTokens: 0, outputTokens: outputCap }, rates);
   const minimumTokens =
     policy === 'reject' ? amountTokens : chargeFor({ inputTokens: promptTokens, cachedInputTokens: 0, outputTokens: Math.min(1, outputCap) }, rates);
-  return { amountTokens, minimumTokens };
+  return { amountTokens, minimumTokens, estimatedTokens: promptTokens + outputCap };
 }
 
 /** The output cap a hold smaller than the worst case pays for (never more than the original cap). */

@@ -245,6 +245,27 @@ export const autoRechargeAttempts = pgTable(
   ],
 );
 
+// One row per crossing of an account's available balance below its low-balance threshold (not one per
+// request). `ledger_id` is the account's last ledger row when it fired: a credit after it that lifts the
+// balance back to the threshold re-arms the alert. The webhook columns record its delivery.
+export const balanceAlerts = pgTable(
+  'balance_alerts',
+  {
+    id: text('id').primaryKey(),
+    accountId: text('account_id').notNull().references(() => accounts.id),
+    threshold: tokens('threshold').notNull(),
+    balance: tokens('balance').notNull(),
+    available: tokens('available').notNull(),
+    ledgerId: bigint('ledger_id', { mode: 'number' }).notNull(),
+    webhookStatus: text('webhook_status', { enum: ['none', 'pending', 'delivered', 'failed', 'refused'] }).notNull().default('none'),
+    webhookAttempts: integer('webhook_attempts').notNull().default(0),
+    webhookError: text('webhook_error'),
+    deliveredAt: timestamp('delivered_at', { withTimezone: true }),
+    createdAt: createdAt(),
+  },
+  (t) => [index('balance_alerts_account_created_idx').on(t.accountId, t.createdAt)],
+);
+
 // Holds are live in Redis (or in process); this table records holds that outlived their request
 // (expired or abandoned) so operators can audit them. Not on the hot path.
 export const holds = pgTable(

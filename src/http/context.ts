@@ -3,7 +3,7 @@ import type { Deps } from '../deps.js';
 import type { ApiKeyRow } from '../accounts/api-keys.js';
 
 export interface AuthContext {
-  key: Pick<ApiKeyRow, 'id' | 'accountId' | 'role' | 'name' | 'rpm' | 'tpm' | 'budgetTokens' | 'models'>;
+  key: Pick<ApiKeyRow, 'id' | 'accountId' | 'role' | 'name' | 'rpm' | 'tpm' | 'budgetTokens' | 'models' | 'expiresAt'>;
   accountId: string;
 }
 

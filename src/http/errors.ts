@@ -46,6 +46,8 @@ export const insufficientBalance = (message: string) => new ApiError(402, 'insuf
 export function fromZodError(error: ZodError, prefix = ''): ApiError {
   const issue = error.issues[0];
   if (!issue) return badRequest('Invalid request body.');
-  const param = [prefix, ...issue.path.map(String)].filter(Boolean).join('.');
+  // An unknown field (strict schemas) is named like any other bad field.
+  const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0] ?? ''] : issue.path;
+  const param = [prefix, ...path.map(String)].filter(Boolean).join('.');
   return badRequest(param ? `Invalid '${param}': ${issue.message}.` : `${issue.message}.`, param || null);
 }

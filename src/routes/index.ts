@@ -3,6 +3,7 @@ import type { Hono } from 'hono';
 import type { AppEnv } from '../http/context.js';
 import { accountRoutes } from './account/index.js';
 import { adminRoutes } from './admin/index.js';
+import { internalRoutes } from './internal/index.js';
 import { opsRoutes } from './ops/index.js';
 import { packagesRoutes } from './packages/index.js';
 import { stripeRoutes } from './stripe/index.js';
@@ -12,6 +13,7 @@ export function registerRoutes(app: Hono<AppEnv>): void {
   app.route('/', opsRoutes);
   app.route('/account', accountRoutes);
   app.route('/admin', adminRoutes);
+  app.route('/internal', internalRoutes);
   app.route('/v1', v1Routes);
   app.route('/', packagesRoutes);
   app.route('/', stripeRoutes);

@@ -85,7 +85,7 @@ export async function handleEvent(deps: WebhookDeps, event: Stripe.Event): Promi
     if (replayedFor.accountId) await deps.holds.invalidate(replayedFor.accountId);
     return 'replayed';
   }
-  for (const accountId of effect.statuses) deps.authenticator.forget((key) => key.accountId === accountId);
+  for (const accountId of effect.statuses) await deps.authenticator.accountStatusChanged(accountId); // every instance, at once
   for (const accountId of effect.balances) await deps.holds.invalidate(accountId);
   if (effect.balances.size > 0 || effect.statuses.size > 0) {
     deps.log.info({ eventId: event.id, type: event.type, accounts: [...effect.balances], statusChanged: [...effect.statuses] }, 'stripe event applied');

@@ -20,23 +20,24 @@ function expectNoStatementValues(line: string): void {
 }
 
 describe('a failed api_keys insert', () => {
-  it('through HTTP: the request is a 400 and its log lines name the statement but none of its values', async () => {
+  it('through HTTP: values that would fail the insert are a 400 naming the field before any statement runs', async () => {
     const account = await accountWithBalance(t.gw, 0);
     lines.length = 0;
-    const requests = [
-      { name: 'nul\u0000name' }, // text with NUL: SQLSTATE 22021
-      { name: 'fast', rpm: 1e12 }, // over the 32-bit column: SQLSTATE 22003
+    const requests: Array<[Record<string, unknown>, string]> = [
+      [{ name: 'nul\u0000name' }, 'name'], // text with NUL: SQLSTATE 22021 had it reached Postgres
+      [{ name: 'fast', rpm: 1e12 }, 'rpm'], // over the 32-bit column: SQLSTATE 22003 had it reached Postgres
     ];
     const ids: string[] = [];
-    for (const body of requests) {
+    for (const [body, param] of requests) {
       const response = await t.gw.request('POST', `/admin/accounts/${account.id}/keys`, { key: t.gw.adminKey, body });
       expect(response.status).toBe(400);
+      expect(response.body.error.param).toBe(param);
       ids.push(response.headers.get('x-request-id')!);
     }
     const logged = lines.filter((line) => ids.some((id) => line.includes(id)));
     expect(logged.length).toBeGreaterThan(0);
     for (const line of logged) expectNoStatementValues(line);
-    expect(logged.some((line) => line.includes('insert into \\"api_keys\\"') && line.includes('params: [redacted]'))).toBe(true);
+    expect(logged.some((line) => line.includes('insert into'))).toBe(false);
   });
 
   it('logged by any code path: the message, the fields and the cause keep the query text, never the values', async () => {

@@ -70,6 +70,11 @@ export interface TestGatewayOptions {
   onLogLine?: (line: string) => void;
   /** Reuse a database (e.g. to restart a gateway on the same data). */
   database?: TestDatabase;
+  /**
+   * Share another gateway's Redis key prefix (with `database`: a second instance of one deployment).
+   * The gateway that created a prefix deletes it when it stops; one that borrowed it leaves it.
+   */
+  redisPrefix?: string;
 }
 
 export interface TestGateway {
@@ -92,7 +97,7 @@ export interface TestResponse {
 
 export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
   const database = options.database ?? (await createTestDatabase());
-  const redisPrefix = `t:${randomUUID().slice(0, 8)}:`;
+  const redisPrefix = options.redisPrefix ?? `t:${randomUUID().slice(0, 8)}:`;
   const dataDir = mkdtempSync(path.join(tmpdir(), 'tokengate-test-'));
   const adminKey = generateApiKey();
   const config = loadConfig({
@@ -141,7 +146,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     request,
     stop: async ({ keepDatabase = false } = {}) => {
       await gateway.stop();
-      await deleteRedisPrefix(redisPrefix);
+      if (!options.redisPrefix) await deleteRedisPrefix(redisPrefix);
       rmSync(dataDir, { recursive: true, force: true });
       if (!keepDatabase) await database.drop();
     },

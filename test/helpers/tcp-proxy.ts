@@ -1,23 +1,34 @@
-// A TCP pass-through that a test can cut and restore, to make Postgres unreachable for one gateway
-// without touching the server other test files share.
+// A TCP pass-through that a test can cut, stall and restore, to make Postgres unreachable or slow for
+// one gateway without touching the server other test files share.
 import net from 'node:net';
 
 export interface TcpProxy {
   port: number;
   /** Drops every open connection and refuses new ones. */
   cut(): Promise<void>;
-  /** Accepts connections again, on the same port. */
+  /** Keeps connections open but passes nothing either way, and accepts new ones that never reach the target: a hung server. */
+  stall(): void;
+  /** Accepts connections again, on the same port (after cut), or passes data again (after stall; stalled connections are dropped). */
   restore(): Promise<void>;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
   const sockets = new Set<net.Socket>();
+  let stalled = false;
+  const track = (socket: net.Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  };
   const server = net.createServer((client) => {
+    track(client);
+    if (stalled) {
+      client.on('error', () => client.destroy());
+      return; // accepted, never answered
+    }
     const upstream = net.connect(targetPort, targetHost);
+    track(upstream);
     for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
       socket.on('error', () => {
         client.destroy();
         upstream.destroy();
@@ -36,7 +47,20 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
   return {
     port,
     cut: stop,
-    restore: () => listen(port),
+    stall: () => {
+      stalled = true;
+      for (const socket of sockets) {
+        socket.unpipe();
+        socket.pause();
+      }
+    },
+    restore: async () => {
+      if (stalled) {
+        stalled = false;
+        for (const socket of sockets) socket.destroy();
+      }
+      if (!server.listening) await listen(port);
+    },
     close: async () => {
       if (server.listening) await stop();
     },

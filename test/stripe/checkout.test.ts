@@ -1,5 +1,6 @@
 // GET /packages, POST /account/checkout and PATCH /account/settings against a fake Stripe API (issue 12).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultSettings } from '../../src/accounts/settings.js';
 import { accountWithBalance, keyFor } from '../helpers/factories.js';
 import { deliver, startFakeStripe, stripeEnv, type FakeStripe } from '../helpers/fake-stripe.js';
 import { startTestGateway, type TestGateway } from '../helpers/harness.js';
@@ -140,7 +141,7 @@ describe('PATCH /account/settings', () => {
     // A partial auto-recharge object changes only what it names; null puts the threshold back to the default.
     const partial = await env.gw.request('PATCH', '/account/settings', { key, body: { lowBalanceThreshold: null, autoRecharge: { enabled: false } } });
     expect(partial.status).toBe(200);
-    expect(partial.body).toMatchObject({ lowBalanceThreshold: 100_000, autoRecharge: { enabled: false, threshold: 1_000, packageId: pkg, monthlyLimitTokens: 9_000 } });
+    expect(partial.body).toMatchObject({ lowBalanceThreshold: defaultSettings().lowBalanceThreshold, autoRecharge: { enabled: false, threshold: 1_000, packageId: pkg, monthlyLimitTokens: 9_000 } });
   });
 
   it.each([
@@ -167,7 +168,7 @@ describe('PATCH /account/settings', () => {
     const mine = await customer(env);
     const other = await customer(env);
     await env.gw.request('PATCH', '/account/settings', { key: mine.key, body: { lowBalanceThreshold: 7 } });
-    expect((await env.gw.request('GET', '/account', { key: other.key })).body.lowBalanceThreshold).toBe(100_000);
+    expect((await env.gw.request('GET', '/account', { key: other.key })).body.lowBalanceThreshold).toBe(defaultSettings().lowBalanceThreshold);
   });
 });
 

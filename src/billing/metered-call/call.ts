@@ -4,6 +4,7 @@
 // bounded time and size) to learn that usage, then settles.
 import type { Deps } from '../../deps.js';
 import { ApiError, insufficientBalance } from '../../http/errors.js';
+import type { Admission } from '../../limits/limiter.js';
 import { jsonResponse, upstreamErrorBody } from './answers.js';
 import { UpstreamUnavailableError, type ChatResponse } from '../../providers/types.js';
 import type { Settlement } from '../holds/types.js';
@@ -27,6 +28,8 @@ export class MeteredCall implements InflightCall {
   private readonly startedAt = Date.now();
   private readonly upstream = new AbortController();
   private heldTokens = 0;
+  /** The key's limits admitted this call (src/limits): corrected at settlement, given back on a void. */
+  private admission: Admission | null = null;
   private sent = false;
   private meter: StreamMeter | null = null;
   private drainTimer: NodeJS.Timeout | undefined;
@@ -50,14 +53,23 @@ export class MeteredCall implements InflightCall {
   async reserve(): Promise<void> {
     const { reservationPolicy } = await this.deps.settings.get();
     const plan = await this.op.planHold(reservationPolicy);
-    const hold = await this.deps.holds.reserve({
-      accountId: this.request.auth.accountId,
-      holdId: this.request.requestId,
-      amountTokens: plan.amountTokens,
-      minimumTokens: plan.minimumTokens,
-      ttlSeconds: this.deps.config.HOLD_TTL_SECONDS,
-    });
+    // Key limits first (429/402 with headers): a refused request is never held. Given back below if no hold follows.
+    const admission = await this.deps.limits.admit(this.request.auth, { estimatedTokens: plan.estimatedTokens ?? 0, estimatedCostTokens: plan.amountTokens });
+    this.admission = admission;
+    const hold = await this.deps.holds
+      .reserve({
+        accountId: this.request.auth.accountId,
+        holdId: this.request.requestId,
+        amountTokens: plan.amountTokens,
+        minimumTokens: plan.minimumTokens,
+        ttlSeconds: this.deps.config.HOLD_TTL_SECONDS,
+      })
+      .catch(async (error: unknown) => {
+        await this.deps.limits.release(admission);
+        throw error;
+      });
     if (!hold.ok) {
+      await this.deps.limits.release(admission);
       if (hold.availableTokens < 0) {
         throw insufficientBalance(
           `The account balance is negative (${hold.availableTokens} tokens) after usage beyond what was held; requests are refused until a credit makes it positive again.`,
@@ -90,7 +102,7 @@ export class MeteredCall implements InflightCall {
       if (response.kind === 'buffered') return await this.completeBuffered(response);
       streaming = true;
       this.meter = this.op.streamMeter();
-      return relayStream(this, this.meter, response);
+      return relayStream(this, this.meter, { ...response, passHeaders: { ...response.passHeaders, ...this.admission?.headers } });
     } finally {
       if (!streaming) this.end();
     }
@@ -195,7 +207,7 @@ export class MeteredCall implements InflightCall {
       else await this.voidHold();
       // A provider error is not a result to replay: a retry with the same key runs again.
       await this.gate.abandon();
-      return jsonResponse(response.status, upstreamErrorBody(json, bytes, response.status), response.passHeaders);
+      return jsonResponse(response.status, upstreamErrorBody(json, bytes, response.status), { ...response.passHeaders, ...this.admission?.headers });
     }
     if (json === null) {
       await this.voidHold();
@@ -207,6 +219,7 @@ export class MeteredCall implements InflightCall {
     const { costTokens, balanceTokens } = await this.settle(outcome);
     const headers: Record<string, string> = {
       ...response.passHeaders,
+      ...this.admission?.headers,
       'content-type': 'application/json',
       'x-tokengate-cost': String(costTokens),
       'x-tokengate-balance': String(balanceTokens),
@@ -221,12 +234,16 @@ export class MeteredCall implements InflightCall {
     return settlementOf(this.request, this.op, this.startedAt, outcome);
   }
 
-  private settle(outcome: Outcome): Promise<{ costTokens: number; balanceTokens: number }> {
-    return settle(this.deps, this.settlementOf(outcome));
+  private async settle(outcome: Outcome): Promise<{ costTokens: number; balanceTokens: number }> {
+    const settled = await settle(this.deps, this.settlementOf(outcome));
+    // The key's token bucket and budget learn what the call really used (never throws).
+    if (this.admission) await this.deps.limits.settle(this.admission, { actualTokens: outcome.usage.inputTokens + outcome.usage.outputTokens, costTokens: settled.costTokens });
+    return settled;
   }
 
-  private voidHold(): Promise<void> {
-    return this.deps.holds.void(this.request.auth.accountId, this.request.requestId);
+  private async voidHold(): Promise<void> {
+    await this.deps.holds.void(this.request.auth.accountId, this.request.requestId);
+    if (this.admission) await this.deps.limits.release(this.admission);
   }
 
   /** Runs once, whichever way the call ended. */

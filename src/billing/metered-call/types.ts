@@ -38,6 +38,8 @@ export interface HoldRequestPlan {
   amountTokens: number;
   /** The least hold it can run on (equal to amountTokens when it cannot be clamped). */
   minimumTokens: number;
+  /** Provider tokens it may use at worst (input + output cap), for the key's tokens-per-minute limit. */
+  estimatedTokens?: number;
 }
 
 /** What a stream meter learned from the bytes so far. */

@@ -3,11 +3,13 @@ import { and, desc, eq, lt } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { accountView, findAccount } from '../../accounts/accounts.js';
+import { latestAlert, publicAlert } from '../../alerts/alerts.js';
 import { ledgerEntries, ledgerTypes } from '../../db/schema.js';
 import { requireKey } from '../../http/auth.js';
 import { parseQuery } from '../../http/body.js';
 import type { AppEnv } from '../../http/context.js';
 import { notFound } from '../../http/errors.js';
+import { accountKeys } from './keys.js';
 import { accountCheckout } from './checkout.js';
 import { accountSettings } from './settings.js';
 import { publicLedgerEntry } from './views.js';
@@ -15,6 +17,7 @@ import { publicLedgerEntry } from './views.js';
 export const accountRoutes = new Hono<AppEnv>();
 
 accountRoutes.use('*', requireKey('any'));
+accountRoutes.route('/', accountKeys);
 accountRoutes.route('/', accountCheckout);
 accountRoutes.route('/', accountSettings);
 
@@ -22,7 +25,8 @@ accountRoutes.get('/', async (c) => {
   const { db, holds, settings } = c.get('deps');
   const row = await findAccount(db, c.get('auth').accountId);
   if (!row) throw notFound('Account not found.');
-  return c.json(await accountView(row, holds, (await settings.get()).lowBalanceThreshold));
+  const [view, alert] = await Promise.all([accountView(row, holds, (await settings.get()).lowBalanceThreshold), latestAlert(db, row.id)]);
+  return c.json({ ...view, lowBalanceAlert: alert ? publicAlert(alert) : null });
 });
 
 const transactionsQuery = z.object({

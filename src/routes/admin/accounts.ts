@@ -1,8 +1,8 @@
-// Admin routes for accounts, their keys and grants (SPEC section 4, "Admin").
+// Admin routes for accounts and grants (SPEC section 4, "Admin"); their keys are in keys.ts.
 import { and, asc, eq, gt, gte, ilike, inArray, lte, or, sql, type SQL } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { accountView, createAccount, findAccount } from '../../accounts/accounts.js';
-import { createApiKey, publicKey } from '../../accounts/api-keys.js';
+import { publicKey } from '../../accounts/api-keys.js';
 import { LedgerError, post } from '../../billing/ledger.js';
 import { postgresErrorCode, UNIQUE_VIOLATION } from '../../db/errors.js';
 import { accounts, apiKeys, ledgerEntries } from '../../db/schema.js';
@@ -10,7 +10,7 @@ import { parseBody, parseQuery } from '../../http/body.js';
 import type { AppEnv } from '../../http/context.js';
 import { ApiError, conflict, insufficientBalance, notFound } from '../../http/errors.js';
 import { publicLedgerEntry } from '../account/views.js';
-import { createAccountSchema, createKeySchema, grantSchema, listAccountsSchema, updateAccountSchema } from './schemas.js';
+import { createAccountSchema, grantSchema, listAccountsSchema, updateAccountSchema } from './schemas.js';
 
 export const adminAccounts = new Hono<AppEnv>();
 
@@ -55,26 +55,9 @@ adminAccounts.patch('/accounts/:id', async (c) => {
   const input = await parseBody(c, updateAccountSchema);
   const row = await requireAccount(db, c.req.param('id'));
   const [updated] = await db.update(accounts).set({ status: input.status }).where(eq(accounts.id, row.id)).returning();
-  authenticator.forget((key) => key.accountId === row.id); // suspension applies to the next request
+  await authenticator.accountStatusChanged(row.id, updated!.status); // on every instance, at once
   const { lowBalanceThreshold } = await settings.get();
   return c.json(await accountView(updated!, holds, lowBalanceThreshold));
-});
-
-adminAccounts.post('/accounts/:id/keys', async (c) => {
-  const { db } = c.get('deps');
-  const input = await parseBody(c, createKeySchema);
-  const row = await requireAccount(db, c.req.param('id'));
-  const { key, row: keyRow } = await createApiKey(db, {
-    accountId: row.id,
-    name: input.name,
-    role: input.role,
-    rpm: input.rpm,
-    tpm: input.tpm,
-    budgetTokens: input.budget,
-    models: input.models,
-    expiresAt: input.expiresAt ? new Date(input.expiresAt) : null,
-  });
-  return c.json({ ...publicKey(keyRow), key }, 201);
 });
 
 adminAccounts.post('/accounts/:id/grants', async (c) => {

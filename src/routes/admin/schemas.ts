@@ -14,19 +14,9 @@ export const createAccountSchema = z.object({
 
 export const updateAccountSchema = z.object({ status: z.enum(['active', 'suspended']) });
 
-export const createKeySchema = z.object({
-  name: z.string().trim().min(1).max(200),
-  role: z.enum(['user', 'admin', 'auditor']).default('user'),
-  rpm: z.number().int().positive().optional(),
-  tpm: z.number().int().positive().optional(),
-  budget: tokenAmount.positive().optional(),
-  models: z.array(z.string().min(1)).min(1).optional(),
-  expiresAt: z.iso.datetime({ offset: true }).optional(),
-});
-
 // Text that ends up in Postgres: NUL is refused by text columns and jsonb alike, and jsonb also refuses
 // unpaired surrogates (the grant's reason is stored in the ledger row's metadata).
-const storedText = (max: number) =>
+export const storedText = (max: number) =>
   z
     .string()
     .trim()
