@@ -32,6 +32,8 @@ ARG NODE_IMAGE=node:22-bookworm-slim
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+# The patched postgres.js (vendor/README.md) installs from here.
+COPY vendor ./vendor
 RUN --mount=type=cache,target=/root/.npm \
     npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
@@ -44,6 +46,8 @@ WORKDIR /app
 ENV NODE_ENV=production PORT=8787 DATA_DIR=/data
 
 COPY package.json package-lock.json ./
+# The patched postgres.js (vendor/README.md) installs from here.
+COPY vendor ./vendor
 RUN --mount=type=cache,target=/root/.npm \
     npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
