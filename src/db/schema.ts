@@ -79,7 +79,7 @@ export const usageEvents = pgTable(
     cost: tokens('cost').notNull(),
     rates: jsonb('rates').notNull(),
     usageSource: text('usage_source', { enum: ['provider', 'estimated'] }).notNull(),
-    status: text('status', { enum: ['ok', 'error', 'client_aborted'] }).notNull(),
+    status: text('status', { enum: ['ok', 'error', 'client_aborted', 'interrupted'] }).notNull(),
     latencyMs: integer('latency_ms').notNull().default(0),
     stream: boolean('stream').notNull().default(false),
     createdAt: createdAt(),
@@ -143,18 +143,3 @@ export const stripeEvents = pgTable('stripe_events', {
   type: text('type').notNull(),
   createdAt: createdAt(),
 });
-
-// Holds are live in Redis (or in process); this table records holds that outlived their request
-// (expired or abandoned) so operators can audit them. Not on the hot path.
-export const holds = pgTable(
-  'holds',
-  {
-    id: text('id').primaryKey(),
-    accountId: text('account_id').notNull().references(() => accounts.id),
-    amount: tokens('amount').notNull(),
-    status: text('status', { enum: ['held', 'captured', 'voided', 'expired'] }).notNull(),
-    createdAt: createdAt(),
-    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
-  },
-  (t) => [index('holds_account_idx').on(t.accountId)],
-);

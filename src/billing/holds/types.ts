@@ -20,7 +20,8 @@ export interface Settlement {
   costTokens: number;
   rates: Record<string, unknown>;
   usageSource: 'provider' | 'estimated';
-  status: 'ok' | 'error' | 'client_aborted';
+  /** 'interrupted': settled by a hold's last recorded progress after its instance died. */
+  status: 'ok' | 'error' | 'client_aborted' | 'interrupted';
   latencyMs: number;
   stream: boolean;
   createdAt: string; // ISO time the request started
