@@ -15,6 +15,8 @@ export interface SettlerOptions {
   log: Logger;
   intervalMs: number;
   batchSize?: number;
+  /** How often this instance sweeps expired holds (settled by progress or voided); every instance may. */
+  sweepIntervalMs?: number;
 }
 
 export class Settler {
@@ -22,6 +24,7 @@ export class Settler {
   private running: Promise<number> | undefined;
   private stopped = false;
   private failing = false;
+  private lastSweepAt = 0;
   private readonly reported = new Set<string>(); // entries already logged as unwritable
   private readonly settledListeners: Array<(accountIds: string[]) => void> = [];
 
@@ -71,6 +74,7 @@ export class Settler {
   }
 
   private async tick(): Promise<void> {
+    await this.sweep();
     try {
       // Keep going while batches come back full, then wait for the next interval.
       while (!this.stopped && (await this.flushOnce()) >= (this.options.batchSize ?? 500));
@@ -81,6 +85,19 @@ export class Settler {
       this.failing = true;
     }
     this.schedule();
+  }
+
+  /** Holds abandoned by a dead instance are settled by their progress here, then queued like captures. */
+  private async sweep(): Promise<void> {
+    const now = Date.now();
+    if (now - this.lastSweepAt < (this.options.sweepIntervalMs ?? 2_000)) return;
+    this.lastSweepAt = now;
+    try {
+      const swept = await this.options.holds.sweepExpired();
+      if (swept.settled > 0) this.options.log.info(swept, 'expired holds settled by their recorded progress');
+    } catch (error) {
+      this.options.log.warn({ err: error }, 'sweeping expired holds failed; retried at the next sweep');
+    }
   }
 
   private async settleBatch(): Promise<number> {
