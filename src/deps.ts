@@ -5,6 +5,8 @@ import path from 'node:path';
 import { findAccount } from './accounts/accounts.js';
 import { SettingsStore } from './accounts/settings.js';
 import { MemoryHoldStore } from './billing/holds/memory-store.js';
+import { CaptureJournal } from './billing/holds/capture-journal.js';
+import { DurableHoldStore } from './billing/holds/durable-store.js';
 import { RedisHoldStore } from './billing/holds/redis-store.js';
 import type { BalanceLoader, HoldStore } from './billing/holds/types.js';
 import { loadPriceTable, type PriceTable } from './billing/price-table.js';
@@ -17,7 +19,7 @@ import { closeTokenizerWorkers, warmTokenizers } from './metering/tokenizer.js';
 import type { Logger } from './log.js';
 import { MemoryIdempotencyStore, RedisIdempotencyStore, type IdempotencyStore } from './proxy/idempotency.js';
 import { createProviderRegistry, type ProviderRegistry } from './providers/registry.js';
-import { Settler } from './billing/settler.js';
+import { committedRequestIds, Settler } from './billing/settler.js';
 
 export interface Deps {
   config: Config;
@@ -47,7 +49,7 @@ export async function buildDeps(config: Config, log: Logger): Promise<Deps> {
     return account.balance;
   };
   const redis = config.REDIS_URL ? connectRedis(config.REDIS_URL, log) : null;
-  const holds: HoldStore = redis ? new RedisHoldStore(redis, { prefix: config.REDIS_PREFIX, loadBalance }) : memoryHolds(config, loadBalance);
+  const holds: HoldStore = redis ? await durableRedisHolds(config, redis, database, loadBalance, log) : memoryHolds(config, loadBalance);
 
   const prices = loadPriceTable();
   // Loading an encoding takes a few hundred ms: pay it at start, not on the first request.
@@ -89,6 +91,23 @@ function connectRedis(url: string, log: Logger): Redis {
     down = false;
   });
   return redis;
+}
+
+/**
+ * Redis holds with a local capture journal under DATA_DIR (one per instance: the journal is locked),
+ * replayed at start, after reconnects and when Redis is found to have lost its data.
+ */
+async function durableRedisHolds(config: Config, redis: Redis, database: Database, loadBalance: BalanceLoader, log: Logger): Promise<HoldStore> {
+  const journal = await CaptureJournal.open(path.resolve(config.DATA_DIR, 'capture-journal.jsonl'));
+  const store = new DurableHoldStore({
+    inner: new RedisHoldStore(redis, { prefix: config.REDIS_PREFIX, loadBalance }),
+    redis,
+    journal,
+    committed: (requestIds) => committedRequestIds(database, requestIds),
+    log,
+  });
+  store.start();
+  return store;
 }
 
 // The in-process store journals settlements under DATA_DIR so a crash before they reach Postgres loses none.

@@ -2,7 +2,7 @@
 // A batch is one transaction (usage rows + ledger rows); only after it commits are the entries acked,
 // so a Postgres outage just leaves them queued, and the unique references make redelivery harmless.
 import { getTableColumns, getTableName, sql } from 'drizzle-orm';
-import type { Db } from '../db/client.js';
+import type { Database, Db } from '../db/client.js';
 import { isConnectionError } from '../db/errors.js';
 import { usageEvents } from '../db/schema.js';
 import type { Logger } from '../log.js';
@@ -147,6 +147,15 @@ export class Settler {
     if (written.length === 0) throw lastError; // nothing got through: Postgres itself is the problem
     return written.length;
   }
+}
+
+/** Which of these request ids Postgres has settled (their usage row is written with their ledger row). */
+export async function committedRequestIds(database: Database, requestIds: string[]): Promise<Set<string>> {
+  if (requestIds.length === 0) return new Set();
+  const rows = await database.rows<{ id: string }>(
+    sql`select id from usage_events where id = any(array(select jsonb_array_elements_text(${JSON.stringify(requestIds)}::jsonb)))`,
+  );
+  return new Set(rows.map((row) => row.id));
 }
 
 /** Writes usage rows and ledger rows for a batch in one transaction; replays change nothing. */

@@ -206,6 +206,15 @@ export class RedisHoldStore implements HoldStore {
     return stats;
   }
 
+  /**
+   * Data-loss detection: every shard carries a marker key, written when missing. Returns the shards
+   * whose marker had to be written: on a Redis that kept its data that is none (after the first call).
+   */
+  async ensureMarkers(token: string): Promise<number[]> {
+    const replies = await Promise.all(allShards().map((shard) => this.redis.set(`${shardBase(this.options.prefix, shard)}:epoch`, token, 'NX')));
+    return allShards().filter((_, i) => replies[i] === 'OK');
+  }
+
   async ping(): Promise<void> {
     await this.redis.ping();
   }

@@ -103,6 +103,10 @@ export interface AccountInspection {
   openHolds: number;
   /** Holds past their expiry that no step has ended yet (the sweeper will). */
   expiredHolds: number;
+  /** Captures in this instance's local journal that Postgres does not have yet (durable stores only). */
+  journaledCaptures?: number;
+  /** Mirror resets Redis refused, waiting in this instance's outbox (durable stores only). */
+  owedMirrorResets?: number;
 }
 
 export interface StoreStats {
@@ -110,6 +114,10 @@ export interface StoreStats {
   /** When the oldest queued settlement was captured (ms since the epoch), null when none. */
   oldestQueuedAtMs: number | null;
   expiredHolds: number;
+  /** Captures in this instance's local journal that Postgres does not have yet (durable stores only). */
+  journaledCaptures?: number;
+  /** Mirror resets Redis refused, waiting in this instance's outbox (durable stores only). */
+  owedMirrorResets?: number;
 }
 
 /** Reads an account's Postgres balance; the store calls it when its mirror is missing. */
