@@ -5,7 +5,6 @@
 //   - after a reconnect, a lost marker, or at start, this instance replays: journaled captures not yet
 //     in Postgres are captured again (the capture marker makes it a no-op where Redis kept them), the
 //     mirrors they touch and those whose reset failed are reset, and only then does it reserve again.
-import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../log.js';
 import type { CaptureJournal } from './capture-journal.js';
 import type { RedisClient, RedisHoldStore } from './redis-store.js';
@@ -26,7 +25,6 @@ const CHUNK = 500;
 export class DurableHoldStore implements HoldStore {
   private readonly inner: RedisHoldStore;
   private readonly journal: CaptureJournal;
-  private readonly token = randomUUID();
   private recovery: Promise<void> | undefined;
   private recovered = false;
   private timer: NodeJS.Timeout | undefined;
@@ -117,11 +115,10 @@ export class DurableHoldStore implements HoldStore {
 
   private async replay(reason: 'start' | 'reconnect' | 'data-loss', lostShards?: number[]): Promise<void> {
     const { log } = this.options;
-    const lost = lostShards ?? (await this.inner.ensureMarkers(this.token));
+    const lost = lostShards ?? (await this.inner.checkMarkers());
     await this.forgetCommitted();
     const captures = this.journal.uncommitted();
-    // Markers are missing on a new Redis too: at start that is only news when captures are owed.
-    if (lost.length > 0 && (reason !== 'start' || captures.length > 0)) {
+    if (lost.length > 0) {
       log.error({ shards: lost, reason }, 'Redis lost its data: replaying the capture journal and resetting mirrors');
     }
     const touched = new Set(this.journal.owed());
@@ -159,7 +156,7 @@ export class DurableHoldStore implements HoldStore {
     try {
       await this.forgetCommitted();
       if (!this.recovered) return await this.recover('reconnect');
-      const lost = await this.inner.ensureMarkers(this.token);
+      const lost = await this.inner.checkMarkers();
       if (lost.length > 0) await this.recover('data-loss', lost);
     } catch {
       // Redis is away: the 'ready' event or the next check recovers

@@ -28,6 +28,7 @@ import {
   inspectScript,
   invalidateScript,
   loadScript,
+  markerScript,
   reserveScript,
   shardStatsScript,
   sweepScript,
@@ -67,6 +68,7 @@ const scripts = {
   tokengateHoldClaim: { lua: claimScript, numberOfKeys: 1 },
   tokengateHoldSweep: { lua: sweepScript, numberOfKeys: 1 },
   tokengateHoldStats: { lua: shardStatsScript, numberOfKeys: 1 },
+  tokengateHoldMarker: { lua: markerScript, numberOfKeys: 1 },
 } as const;
 type ScriptCommands = Record<keyof typeof scripts, ScriptCall>;
 
@@ -78,6 +80,7 @@ export class RedisHoldStore implements HoldStore {
   private readonly mirror = new MirrorLoader((accountId) => this.loadOnce(accountId));
   private groups: Promise<void> | undefined;
   private nextShard = 0;
+  private readonly markers = new Map<number, string>(); // marker value this instance last saw, per shard
 
   /** The store does not own the client: whoever created it quits it. */
   constructor(
@@ -207,12 +210,22 @@ export class RedisHoldStore implements HoldStore {
   }
 
   /**
-   * Data-loss detection: every shard carries a marker key, written when missing. Returns the shards
-   * whose marker had to be written: on a Redis that kept its data that is none (after the first call).
+   * Data-loss detection: every shard carries a marker whose value is written once, by whichever
+   * instance finds it missing. Returns the shards whose marker is not the value this instance saw
+   * last time (each instance notices a loss for itself, even when another rewrote the marker first).
+   * The first call only learns the values.
    */
-  async ensureMarkers(token: string): Promise<number[]> {
-    const replies = await Promise.all(allShards().map((shard) => this.redis.set(`${shardBase(this.options.prefix, shard)}:epoch`, token, 'NX')));
-    return allShards().filter((_, i) => replies[i] === 'OK');
+  async checkMarkers(): Promise<number[]> {
+    const token = randomUUID();
+    const values = await Promise.all(allShards().map((shard) => this.commands.tokengateHoldMarker(`${shardBase(this.options.prefix, shard)}:epoch`, token)));
+    const changed: number[] = [];
+    allShards().forEach((shard, i) => {
+      const value = String(values[i]);
+      const seen = this.markers.get(shard);
+      if (seen !== undefined && seen !== value) changed.push(shard);
+      this.markers.set(shard, value);
+    });
+    return changed;
   }
 
   async ping(): Promise<void> {

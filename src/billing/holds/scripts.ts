@@ -277,3 +277,11 @@ local oldest = 0
 if first then oldest = tonumber(string.match(first[1], '^(%d+)')) end
 return {redis.call('XLEN', stream), oldest, redis.call('ZCOUNT', KEYS[1] .. ':expiry', '-inf', ARGV[1])}
 `;
+
+/** KEYS: marker. ARGV: token. The shard's data-loss marker: written when missing; returns its value. */
+export const markerScript = `
+local value = redis.call('GET', KEYS[1])
+if value then return value end
+redis.call('SET', KEYS[1], ARGV[1])
+return ARGV[1]
+`;
