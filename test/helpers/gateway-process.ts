@@ -29,6 +29,8 @@ export async function spawnGateway(env: Record<string, string>): Promise<Gateway
     const lines = (partial + chunk.toString('utf8')).split('\n');
     partial = lines.pop() ?? '';
     logs.push(...lines.filter((line) => line.trim() !== ''));
+    // TOKENGATE_TEST_LOGS=1 shows the children's logs (less the request lines) while a test runs.
+    if (process.env.TOKENGATE_TEST_LOGS) for (const line of lines) if (!line.includes('"msg":"request"')) process.stderr.write(`[${port}] ${line}\n`);
   };
   child.stdout?.on('data', collect);
   child.stderr?.on('data', collect);
