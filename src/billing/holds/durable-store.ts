@@ -22,6 +22,16 @@ export interface DurableHoldStoreOptions {
 
 const CHUNK = 500;
 
+/** Redis refused the capture, but it is in the local journal: it is replayed when Redis answers again. */
+export class JournaledCaptureError extends Error {
+  readonly journaled = true;
+  constructor(cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+    // Keeps the cause's name: the HTTP layer tells an unreachable Redis (503) by it.
+    this.name = cause instanceof Error ? cause.name : 'JournaledCaptureError';
+  }
+}
+
 export class DurableHoldStore implements HoldStore {
   private readonly inner: RedisHoldStore;
   private readonly journal: CaptureJournal;
@@ -51,8 +61,13 @@ export class DurableHoldStore implements HoldStore {
   }
 
   async capture(holdId: string, settlement: Settlement): Promise<{ balanceTokens: number }> {
-    const [, result] = await Promise.all([this.journal.append(holdId, settlement), this.inner.capture(holdId, settlement)]);
-    return result;
+    const [journaled, captured] = await Promise.allSettled([this.journal.append(holdId, settlement), this.inner.capture(holdId, settlement)]);
+    if (captured.status === 'rejected') {
+      throw journaled.status === 'fulfilled' ? new JournaledCaptureError(captured.reason) : captured.reason;
+    }
+    // In Redis but not on disk: the caller settles it straight into Postgres rather than trust Redis alone.
+    if (journaled.status === 'rejected') throw journaled.reason;
+    return captured.value;
   }
 
   extend(accountId: string, holdId: string, ttlSeconds: number, progress?: Settlement): Promise<boolean> {
