@@ -35,6 +35,7 @@ export class CaptureJournal {
   private handle: FileHandle | undefined;
   private queue: Waiter[] = [];
   private writing: Promise<void> | undefined;
+  private draining = false;
   private bytesSinceCompaction = 0;
 
   private constructor(
@@ -92,13 +93,23 @@ export class CaptureJournal {
   private write(line: Line): Promise<void> {
     return new Promise((resolve, reject) => {
       this.queue.push({ text: `${JSON.stringify(line)}\n`, resolve, reject });
-      this.writing ??= this.drain().finally(() => (this.writing = undefined));
+      if (!this.draining) {
+        this.draining = true;
+        this.writing = this.drain();
+      }
     });
   }
 
-  /** One writer: each pass writes everything queued so far in one write and one fdatasync. */
+  /**
+   * One writer: each pass writes everything queued so far in one write and one fdatasync. It clears
+   * `draining` in the same synchronous step that finds the queue empty, so no line is left behind.
+   */
   private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
+    for (;;) {
+      if (this.queue.length === 0) {
+        this.draining = false;
+        return;
+      }
       const batch = this.queue;
       this.queue = [];
       try {
@@ -111,7 +122,7 @@ export class CaptureJournal {
       } catch (error) {
         for (const waiter of batch) waiter.reject(error);
       }
-      if (this.bytesSinceCompaction > COMPACT_AFTER_BYTES) await this.compact();
+      if (this.bytesSinceCompaction > COMPACT_AFTER_BYTES) await this.compact().catch(() => undefined); // retried after the next batch
     }
   }
 
