@@ -32,7 +32,8 @@ afterAll(async () => {
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('Postgres faults', () => {
-  it('Postgres down for a few seconds: nothing served is lost, nobody crashes', async () => {
+  // Well under 30 s on a quiet machine; the margin is for a busy one.
+  it('Postgres down for a few seconds: nothing served is lost, nobody crashes', { timeout: 60_000 }, async () => {
     const account = await pair.account(1_000_000);
     const load = startLoad(pair.gateways.map((g) => g.url), account.key);
     await servedMore(load, 40);
@@ -45,7 +46,7 @@ describe('Postgres faults', () => {
     await expectEverythingBilledOnce(pair, account, database.url, await load.stop());
   });
 
-  it('Postgres stop/start cycles: nothing is lost, nobody crashes', async () => {
+  it('Postgres stop/start cycles: nothing is lost, nobody crashes', { timeout: 60_000 }, async () => {
     const account = await pair.account(1_000_000);
     const load = startLoad(pair.gateways.map((g) => g.url), account.key);
     await servedMore(load, 20);
@@ -53,7 +54,7 @@ describe('Postgres faults', () => {
       await proxy.cut();
       await pause(1_500);
       await proxy.restore();
-      await servedMore(load, 15);
+      await servedMore(load, 10);
     }
     await expectEverythingBilledOnce(pair, account, database.url, await load.stop());
   });

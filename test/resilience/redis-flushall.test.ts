@@ -23,7 +23,7 @@ afterAll(async () => {
 });
 
 describe('Redis FLUSHALL mid-traffic', () => {
-  it('loses no charge, logs the loss once per instance, and reconciles', { timeout: 90_000 }, async () => {
+  it('loses no charge, logs the loss once per instance, and reconciles', { timeout: 60_000 }, async () => {
     const account = await pair.account(1_000_000);
     const load = startLoad(pair.gateways.map((g) => g.url), account.key);
     await servedMore(load, 40);
