@@ -15,7 +15,8 @@ import { runMigrations } from '../src/db/migrate.js';
 import { seed } from '../src/db/seed.js';
 import { newId } from '../src/lib/ids.js';
 import { createLogger } from '../src/log.js';
-import { estimatePromptTokensAsync, warmTokenizers, type PromptBody } from '../src/metering/tokenizer.js';
+import { loadPriceTable } from '../src/billing/price-table.js';
+import { measurePrompt, warmTokenizers, type PromptBody } from '../src/metering/tokenizer.js';
 import { chatRequestSchema } from '../src/proxy/chat-request.js';
 import { createTestDatabase, deleteRedisPrefix, REDIS_URL } from '../test/helpers/harness.js';
 import { clockTicksPerSecond, ticksOfCommand, ticksSince } from './proc-stats.js';
@@ -25,6 +26,7 @@ import { chatBody } from './chat-body.js';
 const REQUESTS = Number(process.env.PHASE_REQUESTS ?? 10_000);
 const CONCURRENCY = Number(process.env.PHASE_CONCURRENCY ?? 32);
 const RAW_BODY = chatBody();
+const GPT_4O_MINI = loadPriceTable().chat('gpt-4o-mini')!;
 
 interface Cost {
   phase: string;
@@ -97,7 +99,7 @@ async function main(): Promise<void> {
     );
     results.push(
       await cost('prompt estimate (tiktoken, inline)', REQUESTS, async () => {
-        for (let i = 0; i < REQUESTS; i++) await estimatePromptTokensAsync(parsed, 'o200k_base');
+        for (let i = 0; i < REQUESTS; i++) await measurePrompt(parsed, GPT_4O_MINI).count();
       }),
     );
     const ids = Array.from({ length: REQUESTS }, () => newId('req', 16));

@@ -1,7 +1,7 @@
 // createApp(deps): the HTTP surface. Route groups mount here; every error leaves in OpenAI's shape.
 import { Hono, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { NUL_IN_TEXT, postgresErrorCode } from './db/errors.js';
+import { dataExceptionMessage } from './db/errors.js';
 import type { Deps } from './deps.js';
 import type { AppEnv } from './http/context.js';
 import { ApiError, notFound } from './http/errors.js';
@@ -66,9 +66,12 @@ export function createApp(deps: Deps): Hono<AppEnv> {
       const unavailable = new ApiError(503, 'service_unavailable', 'The balance store is unavailable; retry shortly.', 'api_error');
       return c.json(unavailable.toBody(), 503, { 'retry-after': '1' });
     }
-    if (postgresErrorCode(error) === NUL_IN_TEXT) {
-      // Postgres refuses NUL bytes in text; that is bad input, not our failure.
-      return c.json(new ApiError(400, 'invalid_request', 'Text values must not contain NUL (\\u0000) characters.').toBody(), 400);
+    const refused = dataExceptionMessage(error);
+    if (refused !== undefined) {
+      // Postgres refused a value the client sent (NUL in text, a number out of range...): bad input, not
+      // our failure. Logged (query parameters redacted by the logger) so a schema that lets it through can be fixed.
+      deps.log.warn({ err: error, requestId: c.get('requestId'), path: c.req.path }, 'database refused a value from the request');
+      return c.json(new ApiError(400, 'invalid_request', refused).toBody(), 400);
     }
     deps.log.error({ err: error, requestId: c.get('requestId'), path: c.req.path }, 'unhandled error');
     const internal = new ApiError(500, 'internal_error', `Internal error; quote request id ${c.get('requestId')} when reporting it.`, 'api_error');

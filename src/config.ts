@@ -11,6 +11,17 @@ const url = (protocols: string[]) =>
   }, `a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
 
 const optionalSecret = z.string().min(1).optional();
+const nonNegativeInt = z.coerce.number().int().nonnegative();
+
+// The Stripe client takes host, port and protocol, and adds /v1/... itself: a path would be dropped.
+const stripeApiBase = url(['http:', 'https:']).refine((value) => {
+  try {
+    const parsed = new URL(value);
+    return (parsed.pathname === '/' || parsed.pathname === '') && !parsed.search && !parsed.username;
+  } catch {
+    return false;
+  }
+}, 'an http:// or https:// URL with no path (the client adds /v1/...), e.g. http://localhost:12111');
 const port = z.coerce.number({ message: 'an integer port 0-65535' }).int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
 
@@ -27,15 +38,18 @@ const envSchema = z.object({
   OPENAI_BASE_URL: url(['http:', 'https:']).default('https://api.openai.com/v1'),
   GEMINI_API_KEY: optionalSecret,
   GEMINI_BASE_URL: url(['http:', 'https:']).optional(),
-  STRIPE_SECRET_KEY: optionalSecret,
-  STRIPE_WEBHOOK_SECRET: optionalSecret,
-  STRIPE_API_BASE: url(['http:', 'https:']).optional(),
+  MOCK_PROVIDER: z.enum(['on', 'off']).default('on'),
+  STRIPE_SECRET_KEY: z.string().regex(/^(sk|rk)_(test|live)_\S+$/, 'a Stripe secret key (sk_test_..., sk_live_... or a restricted rk_... key)').optional(),
+  STRIPE_WEBHOOK_SECRET: z.string().regex(/^whsec_\S+$/, "a webhook signing secret (whsec_..., from the Dashboard or 'stripe listen')").optional(),
+  STRIPE_API_BASE: stripeApiBase.optional(),
+  AUTO_RECHARGE_RETRY_SECONDS: nonNegativeInt.default(900),
   PUBLIC_URL: url(['http:', 'https:']).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   UPSTREAM_TIMEOUT_MS: positiveInt.default(600_000),
   HOLD_TTL_SECONDS: positiveInt.default(900),
   SETTLE_INTERVAL_MS: positiveInt.default(50),
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(30_000),
+  DRAIN_AFTER_DISCONNECT_MS: positiveInt.default(30_000),
 });
 
 export type Config = Omit<z.infer<typeof envSchema>, 'PUBLIC_URL'> & { PUBLIC_URL: string };
@@ -54,6 +68,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(line.replace(/\s+/g, ' '));
   }
   const config = parsed.data;
+  if (config.UPSTREAM_TIMEOUT_MS >= config.HOLD_TTL_SECONDS * 1000) {
+    // A hold must outlive the longest wait for an answer, or the money it holds could be spent twice.
+    throw new ConfigError(
+      `Invalid configuration: UPSTREAM_TIMEOUT_MS must be shorter than HOLD_TTL_SECONDS (got ${config.UPSTREAM_TIMEOUT_MS} ms and ${config.HOLD_TTL_SECONDS} s)`,
+    );
+  }
+  // Charging customers whose payments can never be credited (or the reverse) is a misconfiguration.
+  if (Boolean(config.STRIPE_SECRET_KEY) !== Boolean(config.STRIPE_WEBHOOK_SECRET)) {
+    const missing = config.STRIPE_SECRET_KEY ? 'STRIPE_WEBHOOK_SECRET' : 'STRIPE_SECRET_KEY';
+    const other = config.STRIPE_SECRET_KEY ? 'STRIPE_SECRET_KEY' : 'STRIPE_WEBHOOK_SECRET';
+    throw new ConfigError(`Invalid configuration: ${missing} must be set when ${other} is (Stripe needs both: the key creates payments, the webhook secret credits them)`);
+  }
   return { ...config, PUBLIC_URL: config.PUBLIC_URL ?? `http://localhost:${config.PORT}` };
 }
 

@@ -17,9 +17,12 @@ import { seed } from './db/seed.js';
 import { KeyAuthenticator } from './http/auth.js';
 import { closeTokenizerWorkers, warmTokenizers } from './metering/tokenizer.js';
 import type { Logger } from './log.js';
-import { MemoryIdempotencyStore, RedisIdempotencyStore, type IdempotencyStore } from './proxy/idempotency.js';
+import { MemoryIdempotencyStore, RedisIdempotencyStore, type IdempotencyStore } from './billing/idempotency-store.js';
 import { createProviderRegistry, type ProviderRegistry } from './providers/registry.js';
 import { committedRequestIds, Settler } from './billing/settler.js';
+import { heartbeatPeriodMs, InflightCalls } from './billing/metered-call/inflight.js';
+import { AutoRecharger } from './stripe/auto-recharge.js';
+import { createStripeClient, type StripeClient } from './stripe/client.js';
 
 export interface Deps {
   config: Config;
@@ -33,7 +36,12 @@ export interface Deps {
   settler: Settler;
   idempotency: IdempotencyStore;
   providers: ProviderRegistry;
+  /** Metered calls running in this process: kept alive by one ticker, cut at shutdown. */
+  inflight: InflightCalls;
   redis: Redis | null;
+  /** null when STRIPE_SECRET_KEY is unset: checkout answers 503, auto-recharge is off. */
+  stripe: StripeClient | null;
+  autoRecharge: AutoRecharger | null;
 }
 
 /** Opens Postgres (or PGlite), applies migrations, seeds defaults and connects the hold store. */
@@ -51,6 +59,14 @@ export async function buildDeps(config: Config, log: Logger): Promise<Deps> {
   const redis = config.REDIS_URL ? connectRedis(config.REDIS_URL, log) : null;
   const holds: HoldStore = redis ? await durableRedisHolds(config, redis, database, loadBalance, log) : memoryHolds(config, loadBalance);
 
+  const settings = new SettingsStore(database.db);
+  const settler = new Settler({ db: database.db, holds, log, intervalMs: config.SETTLE_INTERVAL_MS });
+  const stripe = createStripeClient(config);
+  const autoRecharge = stripe
+    ? new AutoRecharger({ db: database.db, holds, stripe, settings, log, retrySeconds: config.AUTO_RECHARGE_RETRY_SECONDS })
+    : null;
+  if (autoRecharge) settler.onSettled((accountIds) => autoRecharge.onSettled(accountIds));
+
   const prices = loadPriceTable();
   // Loading an encoding takes a few hundred ms: pay it at start, not on the first request.
   warmTokenizers([...new Set(prices.all().flatMap((m) => (m.kind === 'chat' ? [m.encoding] : [])))]);
@@ -60,13 +76,16 @@ export async function buildDeps(config: Config, log: Logger): Promise<Deps> {
     database,
     db: database.db,
     prices,
-    settings: new SettingsStore(database.db),
+    settings,
     authenticator: new KeyAuthenticator(database.db, log),
     holds,
-    settler: new Settler({ db: database.db, holds, log, intervalMs: config.SETTLE_INTERVAL_MS }),
+    settler,
     idempotency: redis ? new RedisIdempotencyStore(redis, config.REDIS_PREFIX) : new MemoryIdempotencyStore(),
     providers: createProviderRegistry(config),
+    inflight: new InflightCalls(heartbeatPeriodMs(config.HOLD_TTL_SECONDS), log),
     redis,
+    stripe,
+    autoRecharge,
   };
 }
 
@@ -118,6 +137,7 @@ function memoryHolds(config: Config, loadBalance: BalanceLoader): HoldStore {
 
 export async function closeDeps(deps: Deps): Promise<void> {
   await deps.settler.drain();
+  await deps.autoRecharge?.close(); // after the drain: its last batches may start a recharge
   await closeTokenizerWorkers();
   await deps.holds.close();
   if (deps.redis?.status === 'ready') await deps.redis.quit().catch(() => deps.redis?.disconnect());

@@ -29,10 +29,22 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
-      await closeServer(server);
+      // Requests still running when the shutdown deadline nears are cut and billed for what they
+      // delivered, leaving time to write their settlements before the process must exit.
+      const cutTimer = setTimeout(() => void deps.inflight.cutAll(), cutAfterMs(config.SHUTDOWN_TIMEOUT_MS));
+      try {
+        await closeServer(server);
+      } finally {
+        clearTimeout(cutTimer);
+      }
       await closeDeps(deps);
     })());
   return { url, port, deps, bootstrap, stop };
+}
+
+/** When to cut running calls during shutdown: a few seconds (at most a third) before the deadline. */
+export function cutAfterMs(shutdownTimeoutMs: number): number {
+  return shutdownTimeoutMs - Math.min(5_000, Math.floor(shutdownTimeoutMs / 3));
 }
 
 /**

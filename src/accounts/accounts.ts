@@ -57,6 +57,10 @@ export async function accountView(row: AccountRow, holds: HoldStore, defaultLowB
       threshold: row.autoRechargeThreshold,
       packageId: row.autoRechargePackageId,
       monthlyLimitTokens: row.autoRechargeMonthlyLimitTokens,
+      // Failures in a row (3 turn it off), the last one, and when the next attempt may start.
+      consecutiveFailures: row.autoRechargeFailures,
+      lastFailure: row.autoRechargeLastError ?? null,
+      retryAfter: row.autoRechargeRetryAt?.toISOString() ?? null,
     },
     createdAt: row.createdAt.toISOString(),
   };

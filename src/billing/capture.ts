@@ -1,12 +1,11 @@
 // Capturing a served request's cost. The hold store is the normal path (one atomic Redis step); when
 // it cannot be reached — Redis lost between reserve and capture — the request was still served, so
 // its settlement goes straight into Postgres instead: billed once either way (request id is unique).
-import { eq } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { accounts } from '../db/schema.js';
 import type { Logger } from '../log.js';
 import { JournaledCaptureError } from './holds/durable-store.js';
 import type { HoldStore, Settlement } from './holds/types.js';
+import { balanceOf } from './ledger.js';
 import { writeSettlements } from './settler.js';
 
 export async function captureServed(holds: HoldStore, db: Db, log: Logger, settlement: Settlement): Promise<{ balanceTokens: number }> {
@@ -30,7 +29,6 @@ export async function captureServed(holds: HoldStore, db: Db, log: Logger, settl
     // and drop the mirror so it reloads from Postgres.
     await holds.void(settlement.accountId, settlement.requestId).catch(() => undefined);
     await holds.invalidate(settlement.accountId).catch(() => undefined);
-    const [account] = await db.select({ balance: accounts.balance }).from(accounts).where(eq(accounts.id, settlement.accountId));
-    return { balanceTokens: account?.balance ?? 0 };
+    return { balanceTokens: (await balanceOf(db, settlement.accountId)) ?? 0 };
   }
 }

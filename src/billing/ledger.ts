@@ -86,6 +86,12 @@ export async function postInTransaction(tx: Tx, posting: Posting): Promise<Posti
   return { entry: entry!, replayed: false };
 }
 
+/** An account's Postgres balance (what the ledger sums to), or null for an unknown account. */
+export async function balanceOf(db: Db, accountId: string): Promise<number | null> {
+  const [account] = await db.select({ balance: accounts.balance }).from(accounts).where(eq(accounts.id, accountId));
+  return account ? account.balance : null;
+}
+
 async function findByReference(executor: Db | Tx, type: LedgerType, reference: string) {
   const [row] = await executor
     .select()

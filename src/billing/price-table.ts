@@ -3,6 +3,34 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
 const rate = z.number().int().nonnegative();
+const tokenCount = z.number().int().nonnegative().max(1_000_000);
+
+/**
+ * How a model's provider turns an input image into prompt tokens (OpenAI's published rules; see
+ * src/metering/tokenizer-images.ts). `tiles`: base + per 512 px tile after fitting the image in
+ * 2048x2048 and its short side in 768 px (`detail: low` costs the base). `patches`: 32 px patches,
+ * at most 1536, times the model's multiplier (a decimal with at most two places, as OpenAI
+ * publishes it; applied in integer hundredths). Patch models ignore `detail`.
+ */
+const imageRuleSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('tiles'), baseTokens: tokenCount, tileTokens: tokenCount }),
+  z.object({
+    kind: z.literal('patches'),
+    multiplier: z
+      .number()
+      .positive()
+      .max(100)
+      .refine((m) => Math.abs(m * 100 - Math.round(m * 100)) < 1e-9, 'must have at most two decimal places'),
+  }),
+]);
+
+export type ImageTokenRule = z.infer<typeof imageRuleSchema>;
+
+/**
+ * The rule for a model that names none: the most expensive OpenAI publishes (gpt-4o-mini's tiles,
+ * 8,500 to 48,169 tokens an image), so an image never costs more than its hold assumed.
+ */
+export const MOST_EXPENSIVE_IMAGE_RULE: ImageTokenRule = { kind: 'tiles', baseTokens: 2833, tileTokens: 5667 };
 
 const chatModelSchema = z.object({
   id: z.string().min(1),
@@ -14,6 +42,11 @@ const chatModelSchema = z.object({
   cachedInput: rate,
   output: rate,
   maxOutputTokens: z.number().int().positive(),
+  /** Thinks in tokens it does not stream: without reported usage it is billed its output cap. */
+  reasoning: z.boolean().default(false),
+  /** The provider refuses (and does not bill) a prompt longer than this, so no prompt is held for more. */
+  contextWindow: z.number().int().positive().max(100_000_000).optional(),
+  imageTokens: imageRuleSchema.default(MOST_EXPENSIVE_IMAGE_RULE),
 });
 
 const imageModelSchema = z.object({

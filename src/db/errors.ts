@@ -9,6 +9,28 @@ export function postgresErrorCode(error: unknown): string | undefined {
   return cause === error ? undefined : postgresErrorCode(cause);
 }
 
+/**
+ * What the client is told when Postgres refuses a value it sent (SQLSTATE class 22, "data exception":
+ * the input, not the server, is at fault). The database's own message is not echoed: it may quote
+ * other values of the statement.
+ */
+const DATA_EXCEPTIONS: Record<string, string> = {
+  '22021': 'Text values must not contain NUL (\\u0000) characters.',
+  '22P05': 'Text values must not contain NUL (\\u0000) characters or unpaired Unicode surrogates.',
+  '22003': 'A number in the request is out of range.',
+  '22P02': 'A value in the request has an invalid format.',
+  '22001': 'A text value in the request is too long.',
+  '22007': 'A date or time in the request has an invalid format.',
+  '22008': 'A date or time in the request is out of range.',
+};
+
+/** The client-facing message for a Postgres data exception (class 22), or undefined for any other error. */
+export function dataExceptionMessage(error: unknown): string | undefined {
+  const code = postgresErrorCode(error);
+  if (code === undefined || !code.startsWith('22')) return undefined;
+  return DATA_EXCEPTIONS[code] ?? `A value in the request was refused by the database (SQLSTATE ${code}).`;
+}
+
 // postgres.js connection codes, Node socket codes, and SQLSTATE classes 08 (connection) and 57P (shutdown).
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'CONNECT_TIMEOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED']);
 

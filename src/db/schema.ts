@@ -32,10 +32,23 @@ export const accounts = pgTable(
     autoRechargePackageId: text('auto_recharge_package_id'),
     autoRechargeMonthlyLimitTokens: tokens('auto_recharge_monthly_limit_tokens'),
     stripeCustomerId: text('stripe_customer_id'),
+    // Auto-recharge failures in a row (reset by a success or by enabling it again), the last one, and
+    // when the next attempt may start (back-off). Written by src/stripe/auto-recharge.ts.
+    autoRechargeFailures: integer('auto_recharge_failures').notNull().default(0),
+    autoRechargeLastError: jsonb('auto_recharge_last_error').$type<AutoRechargeError>(),
+    autoRechargeRetryAt: timestamp('auto_recharge_retry_at', { withTimezone: true }),
     createdAt: createdAt(),
   },
   (t) => [index('accounts_created_at_idx').on(t.createdAt), check('accounts_status_check', sql`${t.status} in ('active', 'suspended')`)],
 );
+
+export interface AutoRechargeError {
+  code: string;
+  declineCode: string | null;
+  message: string;
+  paymentIntentId: string | null;
+  at: string; // ISO time
+}
 
 export const apiKeys = pgTable(
   'api_keys',
@@ -117,6 +130,9 @@ export const ledgerEntries = pgTable(
   },
   (t) => [
     uniqueIndex('ledger_entries_type_reference_idx').on(t.type, t.reference),
+    // An admin's idempotency key names one posting whatever its sign: a grant and a deduction may not
+    // share a reference (otherwise +500 and -300 sent at once with one key would both be written).
+    uniqueIndex('ledger_entries_grant_reference_idx').on(t.reference).where(sql`${t.type} in ('grant', 'deduction')`),
     index('ledger_entries_account_id_idx').on(t.accountId, t.id),
   ],
 );
@@ -141,5 +157,55 @@ export const settings = pgTable('settings', {
 export const stripeEvents = pgTable('stripe_events', {
   id: text('id').primaryKey(), // Stripe's event id: a replayed webhook hits this key
   type: text('type').notNull(),
+  accountId: text('account_id'), // the account the event changed, so a replay can reset its mirror
   createdAt: createdAt(),
 });
+
+// Money that went back to the customer through Stripe: refunds (re_...) and disputes (du_...). A row is
+// what Stripe told us; `tokens` is what was taken back from the account (null until it was, e.g. while
+// the purchase itself is not credited yet), `restored` whether it was given back (a won dispute, a
+// failed refund). The ledger rows carry the same ids as references.
+export const stripeReversals = pgTable(
+  'stripe_reversals',
+  {
+    id: text('id').primaryKey(),
+    kind: text('kind', { enum: ['refund', 'dispute'] }).notNull(),
+    paymentIntentId: text('payment_intent_id').notNull(),
+    chargeId: text('charge_id'),
+    amountCents: bigint('amount_cents', { mode: 'number' }).notNull(),
+    currency: text('currency').notNull(),
+    status: text('status').notNull(), // Stripe's own status of the refund or dispute
+    accountId: text('account_id').references(() => accounts.id),
+    tokens: tokens('tokens'),
+    restored: boolean('restored').notNull().default(false),
+    suspendedAccount: boolean('suspended_account').notNull().default(false),
+    createdAt: createdAt(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('stripe_reversals_payment_intent_idx').on(t.paymentIntentId), index('stripe_reversals_account_idx').on(t.accountId)],
+);
+
+// One off-session PaymentIntent per row. At most one row per account is pending (the unique index is
+// the lock); tokens are credited only when payment_intent.succeeded arrives.
+export const autoRechargeAttempts = pgTable(
+  'auto_recharge_attempts',
+  {
+    id: text('id').primaryKey(),
+    accountId: text('account_id').notNull().references(() => accounts.id),
+    packageId: text('package_id').notNull(),
+    tokens: tokens('tokens').notNull(),
+    amountCents: integer('amount_cents').notNull(),
+    currency: text('currency').notNull(),
+    status: text('status', { enum: ['pending', 'succeeded', 'failed'] }).notNull().default('pending'),
+    paymentIntentId: text('payment_intent_id'),
+    errorCode: text('error_code'),
+    errorMessage: text('error_message'),
+    createdAt: createdAt(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('auto_recharge_one_pending_idx').on(t.accountId).where(sql`status = 'pending'`),
+    index('auto_recharge_account_created_idx').on(t.accountId, t.createdAt),
+    check('auto_recharge_status_check', sql`${t.status} in ('pending', 'succeeded', 'failed')`),
+  ],
+);

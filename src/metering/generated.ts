@@ -27,6 +27,10 @@ export class GeneratedAccumulator {
     this.toolCalls.set(key, call);
   }
 
+  isEmpty(): boolean {
+    return this.contentByChoice.size === 0 && this.toolCalls.size === 0;
+  }
+
   snapshot(): GeneratedOutput {
     return {
       content: [...this.contentByChoice.values()].map((parts) => parts.join('')).join('\n'),

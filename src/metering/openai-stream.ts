@@ -13,6 +13,7 @@
  * unchanged: removing them would mean rewriting every event, and clients already accept the field.
  */
 import { createParser, type EventSourceMessage, type EventSourceParser } from 'eventsource-parser';
+import type { StreamMeter, StreamReading } from '../billing/metered-call/types.js';
 import { GeneratedAccumulator, type GeneratedOutput } from './generated.js';
 import { arrayOrEmpty, isJsonObject, stringOrEmpty, type JsonObject } from './guards.js';
 import { SseFrameSplitter } from './sse-frames.js';
@@ -45,10 +46,10 @@ export function withIncludeUsage<T extends StreamOptionsCarrier>(body: T): T & {
 }
 
 /**
- * Feed the upstream body through push()/end() (or pipe it through `transform`); read `result()` at
- * any time, including after the client cancelled midway (it then holds what passed through before).
+ * Feed the upstream body through push()/end(); read `result()` at any time, including after the
+ * client cancelled midway (it then holds what passed through before).
  */
-export class OpenAIStreamMeter {
+export class OpenAIStreamMeter implements StreamMeter {
   private readonly splitter = new SseFrameSplitter();
   private readonly parser: EventSourceParser;
   private readonly decoder = new TextDecoder();
@@ -73,16 +74,17 @@ export class OpenAIStreamMeter {
     return this.forward(this.splitter.end());
   }
 
-  /** The same as push/end as a web TransformStream, for callers that pipe streams. */
-  get transform(): TransformStream<Uint8Array, Uint8Array> {
-    return new TransformStream<Uint8Array, Uint8Array>({
-      transform: (chunk, controller) => this.push(chunk).forEach((out) => controller.enqueue(out)),
-      flush: (controller) => this.end().forEach((out) => controller.enqueue(out)),
-    });
-  }
-
   result(): OpenAIStreamResult {
     return { usage: this.usage, generated: this.generated.snapshot(), sawDone: this.sawDone, error: this.error };
+  }
+
+  reading(): StreamReading {
+    return {
+      usage: this.usage && { ...this.usage, images: 0 },
+      completed: this.sawDone,
+      error: this.error,
+      generatedOutput: !this.generated.isEmpty(),
+    };
   }
 
   private forward(frames: readonly Uint8Array[]): Uint8Array[] {

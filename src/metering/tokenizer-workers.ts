@@ -2,15 +2,20 @@
 import { availableParallelism } from 'node:os';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
+import { countTextBounded } from './tokenizer-pieces.js';
 import type { TokenizerEncoding } from './tokenizer.js';
 
 /**
  * The worker is an inline CommonJS script rather than a file next to this module: a file path would
  * differ between tsx (src/*.ts) and the build (dist/*.js), while an eval'd string works under both.
- * It only encodes strings; walking the request body stays in the main thread. tiktoken is loaded by
- * the absolute path resolved here, so the worker does not depend on the process's working directory.
+ * It counts texts with the same countTextBounded as the main thread (its source text is inlined;
+ * `__name` is the helper tsx/esbuild insert into transpiled functions). Walking the request body
+ * stays in the main thread. tiktoken is loaded by the absolute path resolved here, so the worker does
+ * not depend on the process's working directory.
  */
 const WORKER_SOURCE = `
+const __name = (target) => target;
+const countTextBounded = ${countTextBounded.toString()};
 const { parentPort, workerData } = require('node:worker_threads');
 const { get_encoding } = require(workerData.tiktokenPath);
 const encoders = new Map();
@@ -26,7 +31,8 @@ parentPort.on('message', (job) => {
   try {
     const encoder = encoderFor(job.encoding);
     let tokens = 0;
-    for (const text of job.texts) tokens += encoder.encode_ordinary(text).length;
+    const encode = (piece) => encoder.encode_ordinary(piece).length;
+    for (const text of job.texts) tokens += countTextBounded(text, encode);
     parentPort.postMessage({ id: job.id, tokens });
   } catch (error) {
     parentPort.postMessage({ id: job.id, error: error instanceof Error ? error.message : String(error) });
@@ -56,7 +62,7 @@ export function liveTokenizerWorkers(): number {
   return pool.length;
 }
 
-/** Counts the tokens of `texts` in a worker. Rejects if the worker fails; callers fall back to inline counting. */
+/** Counts the tokens of `texts` (countTextBounded) in a worker. Rejects if the worker fails. */
 export function countTextsInWorker(texts: readonly string[], encoding: TokenizerEncoding): Promise<number> {
   if (brokenReason !== null) return Promise.reject(new Error(`tokenizer workers disabled: ${brokenReason}`));
   const pooled = pickWorker();
@@ -70,7 +76,7 @@ export function countTextsInWorker(texts: readonly string[], encoding: Tokenizer
   });
 }
 
-/** Stops every worker; jobs still in flight reject (and so are counted inline by the caller). */
+/** Stops every worker; jobs still in flight reject (the caller then uses its cheap bound). */
 export async function closeTokenizerWorkers(): Promise<void> {
   const closing = pool.splice(0, pool.length);
   await Promise.all(

@@ -2,51 +2,59 @@
  * Token counting with tiktoken: prompt estimates for the hold (SPEC 3.4) and output estimates when a
  * provider reports no usage (SPEC 3.6).
  *
- * The prompt estimate follows OpenAI's published chat counting rule (3 tokens per message, 1 more
- * for a `name`, 3 to prime the reply) and extends it to parts the rule does not cover. Each
- * extension errs upward, because the estimate sizes a hold: tool and function definitions and
- * `response_format` schemas are counted as their JSON text, which is longer than the compact form
- * the provider renders; assistant tool calls are counted as their full JSON. Known gaps that can
- * undercount: images cost a fixed 85 (low detail) or 765 tokens, which is gpt-4o's high-detail
- * cost for images up to a 4:3 aspect ratio but low for wider ones (16:9 costs 1,105, the extreme
- * 1,445) and for models that price images differently (gpt-4o-mini); audio and file parts are not
- * counted. Settlement uses the
- * provider's own usage whenever it reports one, so these gaps only affect the size of the hold.
+ * The prompt estimate is an upper bound of what the provider bills, built from three parts:
+ * - what the prompt contains (tokenizer-prompt.ts: texts, per-message overhead, images by the
+ *   model's rule, audio and files by their bytes);
+ * - the texts counted in bounded pieces (tokenizer-pieces.ts: exact for ordinary text, a UTF-8 byte
+ *   count for runs too long to encode cheaply), so no encode call takes more than about a
+ *   millisecond and a count costs at most ~2 µs a character;
+ * - a cap at the model's context window (the provider refuses, unbilled, a longer prompt).
+ * Settlement uses the provider's own usage whenever it reports one: the estimate only sizes the hold
+ * (and bills a request that ends without usage).
  */
 import type OpenAI from 'openai';
 import { get_encoding, type Tiktoken } from 'tiktoken';
+import { MOST_EXPENSIVE_IMAGE_RULE, type ChatModel } from '../billing/price-table.js';
 import type { GeneratedOutput } from './generated.js';
-import { arrayOrEmpty, isJsonObject, stringOrEmpty, type JsonObject } from './guards.js';
+import { countTextBounded } from './tokenizer-pieces.js';
+import { collectPromptTexts, type PromptTexts } from './tokenizer-prompt.js';
 import { countTextsInWorker, liveTokenizerWorkers } from './tokenizer-workers.js';
 
 export { closeTokenizerWorkers } from './tokenizer-workers.js';
+export { collectPromptTexts, REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE, TOKENS_PER_NAME, TOOL_DEFINITIONS_OVERHEAD } from './tokenizer-prompt.js';
 
 export type TokenizerEncoding = 'o200k_base' | 'cl100k_base';
 
 /**
- * A chat completion request body, typed or as parsed JSON. Only model, messages and the output caps
- * are validated before metering (SPEC 3.2), so the walk checks every shape and skips what it does not
- * recognize instead of throwing.
+ * A chat completion request body, typed or as parsed JSON. The walk checks every shape and skips
+ * what it does not recognize instead of throwing.
  */
 export type PromptBody = OpenAI.Chat.ChatCompletionCreateParams | Record<string, unknown>;
 
-export const TOKENS_PER_MESSAGE = 3;
-export const TOKENS_PER_NAME = 1;
-export const REPLY_PRIMING_TOKENS = 3;
-export const IMAGE_TOKENS_LOW_DETAIL = 85;
-export const IMAGE_TOKENS_DEFAULT = 765;
-/** The wrapper the provider puts around tool definitions in the system prompt. */
-export const TOOL_DEFINITIONS_OVERHEAD = 12;
+/** What the prompt estimate needs to know of a model. */
+export type PromptModel = Pick<ChatModel, 'encoding' | 'imageTokens' | 'contextWindow' | 'input' | 'output'>;
+
+export interface PromptMeasure {
+  /** Cheap upper bound (UTF-8 bytes of the texts plus the fixed part costs); never below `count()`. */
+  boundTokens: number;
+  /** True when count() is cheap enough that the caller should just await it. */
+  cheap: boolean;
+  /** The estimate the hold is sized from; small prompts inline, large ones in a worker; never blocks the event loop for more than a few ms. */
+  count(): Promise<number>;
+}
+
 /** Formatting the model emits around each tool call, beyond its name and arguments. */
 export const TOKENS_PER_GENERATED_TOOL_CALL = 4;
 /**
- * Prompts with less text than this (about 8k tokens, 10-20 ms of encoding on a 2-core machine) are
- * counted inline: a short stall, and the common small request skips the thread hop.
+ * Prompts with at most this much text (UTF-16 units) are counted inline: at most ~2 µs a character
+ * (long runs of CJK, the slowest to encode below the run limit), so a few ms at worst and well under a
+ * millisecond for ordinary text; larger prompts go to a worker thread.
  */
-export const INLINE_COUNT_MAX_CHARS = 32 * 1024;
-
-/** The text to encode plus the tokens that come from fixed overheads rather than text. */
-export type PromptTexts = { texts: string[]; fixedTokens: number };
+export const INLINE_COUNT_MAX_CHARS = 2048;
+/** Texts up to this length get their exact UTF-8 size in the cheap bound; longer ones 3 bytes a UTF-16 unit (an upper bound). */
+const EXACT_BYTES_MAX_CHARS = 64 * 1024;
+/** No estimate exceeds this (it fits the usage columns, and no balance pays for it anyway). */
+const MAX_ESTIMATE = 1_000_000_000;
 
 const encoders = new Map<TokenizerEncoding, Tiktoken>();
 
@@ -67,37 +75,55 @@ export function warmTokenizers(encodings: readonly TokenizerEncoding[]): void {
   for (const encoding of encodings) encoderFor(encoding);
 }
 
-/** Special-token text such as `<|endoftext|>` in user content is counted as ordinary text, as providers do. */
+/**
+ * Tokens of a text: exact for ordinary text, an upper bound for runs too long to encode cheaply (see
+ * tokenizer-pieces.ts). Special-token text such as `<|endoftext|>` counts as ordinary text, as
+ * providers do.
+ */
 export function countTokens(text: string, encoding: TokenizerEncoding): number {
   if (text === '') return 0;
-  return encoderFor(encoding).encode_ordinary(text).length;
-}
-
-export function estimatePromptTokens(body: PromptBody, encoding: TokenizerEncoding): number {
-  const prompt = collectPromptTexts(body);
-  return prompt.fixedTokens + countTexts(prompt.texts, encoding);
+  const encoder = encoderFor(encoding);
+  return countTextBounded(text, (piece) => encoder.encode_ordinary(piece).length);
 }
 
 /**
- * Same number as estimatePromptTokens, but a prompt with INLINE_COUNT_MAX_CHARS or more of text is
- * encoded in a worker thread so a large prompt does not stall other requests. If the worker fails,
- * the prompt is counted inline rather than failing the request; tokenizerStats() records it.
+ * The same estimate as measurePrompt(...).count(), computed synchronously on the calling thread (for
+ * the mock provider and tests; it blocks for ~2 µs a character of text). With an encoding alone, images
+ * follow the most expensive rule and no context window caps the total.
  */
-export async function estimatePromptTokensAsync(body: PromptBody, encoding: TokenizerEncoding): Promise<number> {
-  const prompt = collectPromptTexts(body);
-  if (totalLength(prompt.texts) < INLINE_COUNT_MAX_CHARS) {
-    routing.inlineCounts++;
-    return prompt.fixedTokens + countTexts(prompt.texts, encoding);
-  }
-  try {
-    const tokens = await countTextsInWorker(prompt.texts, encoding);
-    routing.workerCounts++;
-    return prompt.fixedTokens + tokens;
-  } catch (error) {
-    routing.workerFallbacks++;
-    routing.lastWorkerError = error instanceof Error ? error.message : String(error);
-    return prompt.fixedTokens + countTexts(prompt.texts, encoding);
-  }
+export function estimatePromptTokens(body: PromptBody, model: TokenizerEncoding | PromptModel): number {
+  const rules = promptModel(model);
+  const prompt = collectPromptTexts(body, rules);
+  return finish(prompt, rules, countTexts(prompt.texts, rules.encoding), countTexts(prompt.predictedTexts, rules.encoding));
+}
+
+/** Measures a chat request's prompt for its hold: a cheap bound now, the estimate on demand. */
+export function measurePrompt(body: PromptBody, model: PromptModel): PromptMeasure {
+  const prompt = collectPromptTexts(body, model);
+  const chars = totalLength(prompt.texts) + totalLength(prompt.predictedTexts);
+  const boundTokens = finish(prompt, model, utf8Bound(prompt.texts), utf8Bound(prompt.predictedTexts));
+  const cheap = chars <= INLINE_COUNT_MAX_CHARS;
+  let counted: Promise<number> | undefined;
+  const count = async (): Promise<number> => {
+    if (cheap) {
+      routing.inlineCounts++;
+      return finish(prompt, model, countTexts(prompt.texts, model.encoding), countTexts(prompt.predictedTexts, model.encoding));
+    }
+    try {
+      const [texts, predicted] = await Promise.all([
+        countTextsInWorker(prompt.texts, model.encoding),
+        prompt.predictedTexts.length > 0 ? countTextsInWorker(prompt.predictedTexts, model.encoding) : 0,
+      ]);
+      routing.workerCounts++;
+      return finish(prompt, model, texts, predicted);
+    } catch (error) {
+      // Counting inline could block for seconds: the cheap bound is a correct (if generous) answer.
+      routing.workerFallbacks++;
+      routing.lastWorkerError = error instanceof Error ? error.message : String(error);
+      return boundTokens;
+    }
+  };
+  return { boundTokens, cheap, count: () => (counted ??= count()) };
 }
 
 export type TokenizerStats = {
@@ -108,7 +134,7 @@ export type TokenizerStats = {
   liveWorkers: number;
 };
 
-/** How estimatePromptTokensAsync routed its work; for metrics and tests. */
+/** How measurePrompt counted; for metrics and tests. */
 export function tokenizerStats(): TokenizerStats {
   return { ...routing, liveWorkers: liveTokenizerWorkers() };
 }
@@ -125,79 +151,32 @@ export function countCompletionTokens(generated: GeneratedOutput, encoding: Toke
   return tokens;
 }
 
-/** Walks the request body and lists every text the prompt estimate encodes. */
-export function collectPromptTexts(body: PromptBody): PromptTexts {
-  const prompt: PromptTexts = { texts: [], fixedTokens: REPLY_PRIMING_TOKENS };
-  const request: unknown = body;
-  if (!isJsonObject(request)) return prompt;
-  for (const message of arrayOrEmpty(request.messages)) {
-    if (isJsonObject(message)) collectMessage(message, prompt);
-  }
-  collectDefinitions(arrayOrEmpty(request.tools), prompt);
-  collectDefinitions(arrayOrEmpty(request.functions), prompt);
-  const format = request.response_format;
-  if (isJsonObject(format) && format.type === 'json_schema') addText(prompt, jsonText(format.json_schema));
-  return prompt;
+function promptModel(model: TokenizerEncoding | PromptModel): PromptModel {
+  // Without rates, predicted output is counted one for one (as if output cost what input does).
+  return typeof model === 'string' ? { encoding: model, imageTokens: MOST_EXPENSIVE_IMAGE_RULE, input: 1, output: 1 } : model;
 }
 
-function collectMessage(message: JsonObject, prompt: PromptTexts): void {
-  prompt.fixedTokens += TOKENS_PER_MESSAGE;
-  addText(prompt, message.role);
-  if (typeof message.name === 'string') {
-    addText(prompt, message.name);
-    prompt.fixedTokens += TOKENS_PER_NAME;
-  }
-  if (typeof message.content === 'string') addText(prompt, message.content);
-  else for (const part of arrayOrEmpty(message.content)) collectPart(part, prompt);
-  // Assistant turns replayed with their tool calls, and tool results pointing back at them.
-  addText(prompt, message.refusal);
-  addText(prompt, message.tool_call_id);
-  for (const call of arrayOrEmpty(message.tool_calls)) addText(prompt, jsonText(call));
-  addText(prompt, jsonText(message.function_call));
-}
-
-function collectPart(part: unknown, prompt: PromptTexts): void {
-  if (!isJsonObject(part)) return;
-  switch (part.type) {
-    case 'text':
-      addText(prompt, part.text);
-      break;
-    case 'refusal':
-      addText(prompt, part.refusal);
-      break;
-    case 'image_url':
-      prompt.fixedTokens += imageTokens(part.image_url);
-      break;
-    default:
-      // Audio and file parts: their token cost is not derivable from the request (see module comment).
-      break;
-  }
-}
-
-function imageTokens(image: unknown): number {
-  return isJsonObject(image) && image.detail === 'low' ? IMAGE_TOKENS_LOW_DETAIL : IMAGE_TOKENS_DEFAULT;
-}
-
-function collectDefinitions(definitions: readonly unknown[], prompt: PromptTexts): void {
-  if (definitions.length === 0) return;
-  prompt.fixedTokens += TOOL_DEFINITIONS_OVERHEAD;
-  for (const definition of definitions) addText(prompt, jsonText(definition));
-}
-
-function addText(prompt: PromptTexts, value: unknown): void {
-  const text = stringOrEmpty(value);
-  if (text !== '') prompt.texts.push(text);
-}
-
-/** Absent values carry no prompt text (JSON.stringify(undefined) is undefined). */
-function jsonText(value: unknown): string {
-  return value === undefined || value === null ? '' : (JSON.stringify(value) ?? '');
+/**
+ * The prompt's tokens capped by the context window, plus predicted output that may be billed (as
+ * output): weighted by the output/input price ratio, so the hold (priced at the input rate) pays it.
+ */
+function finish(prompt: PromptTexts, model: PromptModel, textTokens: number, predictedTokens: number): number {
+  const promptTokens = Math.min(model.contextWindow ?? MAX_ESTIMATE, prompt.fixedTokens + textTokens);
+  const predicted = predictedTokens === 0 ? 0 : model.input > 0 ? Math.ceil((predictedTokens * model.output) / model.input) : predictedTokens;
+  return Math.min(MAX_ESTIMATE, promptTokens + predicted);
 }
 
 function countTexts(texts: readonly string[], encoding: TokenizerEncoding): number {
   let tokens = 0;
   for (const text of texts) tokens += countTokens(text, encoding);
   return tokens;
+}
+
+/** An upper bound of the texts' tokens without encoding: every token is at least one UTF-8 byte. */
+function utf8Bound(texts: readonly string[]): number {
+  let bytes = 0;
+  for (const text of texts) bytes += text.length <= EXACT_BYTES_MAX_CHARS ? Buffer.byteLength(text, 'utf8') : 3 * text.length;
+  return bytes;
 }
 
 function totalLength(texts: readonly string[]): number {

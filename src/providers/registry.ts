@@ -1,5 +1,7 @@
-// Which adapter serves which provider name; a provider without configuration is simply absent.
+// Which adapter serves which provider name; a provider without configuration is simply absent (its
+// models answer 400 model_not_available and are left out of GET /v1/models).
 import type { Config } from '../config.js';
+import { GeminiProvider } from './gemini/index.js';
 import { MockProvider } from './mock/index.js';
 import { OpenAIProvider } from './openai/index.js';
 import type { ChatProvider } from './types.js';
@@ -7,9 +9,14 @@ import type { ChatProvider } from './types.js';
 export type ProviderRegistry = ReadonlyMap<string, ChatProvider>;
 
 export function createProviderRegistry(config: Config): ProviderRegistry {
-  const providers = new Map<string, ChatProvider>([['mock', new MockProvider()]]);
+  const providers = new Map<string, ChatProvider>();
+  const timeoutMs = config.UPSTREAM_TIMEOUT_MS;
+  if (config.MOCK_PROVIDER === 'on') providers.set('mock', new MockProvider({ timeoutMs }));
   if (config.OPENAI_API_KEY) {
-    providers.set('openai', new OpenAIProvider({ baseUrl: config.OPENAI_BASE_URL, apiKey: config.OPENAI_API_KEY, timeoutMs: config.UPSTREAM_TIMEOUT_MS }));
+    providers.set('openai', new OpenAIProvider({ baseUrl: config.OPENAI_BASE_URL, apiKey: config.OPENAI_API_KEY, timeoutMs }));
+  }
+  if (config.GEMINI_API_KEY) {
+    providers.set('gemini', new GeminiProvider({ baseUrl: config.GEMINI_BASE_URL, apiKey: config.GEMINI_API_KEY, timeoutMs }));
   }
   return providers;
 }

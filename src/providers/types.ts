@@ -15,7 +15,11 @@ export interface ChatRequest {
 
 interface ChatResponseHead {
   status: number;
-  /** Upstream headers worth passing on (e.g. openai-processing-ms, x-ratelimit-*). */
+  /**
+   * Headers for the client: the provider's own that are safe to show (e.g. openai-processing-ms; never
+   * x-ratelimit-*, which describe the operator's provider account) and the adapter's
+   * (x-tokengate-ignored-params).
+   */
   passHeaders: Record<string, string>;
 }
 
@@ -28,16 +32,49 @@ export type ChatResponse =
   | (ChatResponseHead & { kind: 'buffered'; bytes: Uint8Array })
   | (ChatResponseHead & { kind: 'stream'; chunks: AsyncIterator<Uint8Array, unknown, undefined> });
 
+/**
+ * A request to one of the other OpenAI endpoints (Responses, embeddings, images), in OpenAI's format.
+ * `model` is the price-table entry; `body` already carries the upstream model name.
+ */
+export interface EndpointRequest {
+  model: { id: string; provider: string; upstreamModel: string };
+  body: Record<string, unknown>;
+  stream: boolean;
+  signal: AbortSignal;
+  header(name: string): string | undefined;
+}
+
+/** A plain call without a body (GET or DELETE of a stored resource, e.g. a response by id). */
+export interface ResourceRequest {
+  method: 'GET' | 'DELETE';
+  /** Path below the provider's base URL, with its query string, e.g. `/responses/resp_1/input_items?limit=20`. */
+  path: string;
+  signal: AbortSignal;
+}
+
+/**
+ * A provider adapter. Every adapter serves chat; the other endpoints are optional, and a route whose
+ * endpoint a model's provider lacks answers 400 rather than forwarding somewhere wrong.
+ */
 export interface ChatProvider {
   readonly name: string;
   chat(request: ChatRequest): Promise<ChatResponse>;
+  responses?(request: EndpointRequest): Promise<ChatResponse>;
+  embeddings?(request: EndpointRequest): Promise<ChatResponse>;
+  images?(request: EndpointRequest): Promise<ChatResponse>;
+  resource?(request: ResourceRequest): Promise<ChatResponse>;
 }
 
-/** Thrown by adapters when the upstream could not be reached or timed out (no response at all). */
+/**
+ * Thrown by adapters when the upstream could not be reached or timed out (no response at all).
+ * `message` is safe to show a client (it names the provider, never an address or an errno);
+ * `detail` is what happened underneath, for the gateway's log only.
+ */
 export class UpstreamUnavailableError extends Error {
   constructor(
     message: string,
     readonly kind: 'timeout' | 'connection',
+    readonly detail: string = message,
   ) {
     super(message);
   }

@@ -4,6 +4,8 @@ import type { AppEnv } from '../http/context.js';
 import { accountRoutes } from './account/index.js';
 import { adminRoutes } from './admin/index.js';
 import { opsRoutes } from './ops/index.js';
+import { packagesRoutes } from './packages/index.js';
+import { stripeRoutes } from './stripe/index.js';
 import { v1Routes } from './v1/index.js';
 
 export function registerRoutes(app: Hono<AppEnv>): void {
@@ -11,4 +13,6 @@ export function registerRoutes(app: Hono<AppEnv>): void {
   app.route('/account', accountRoutes);
   app.route('/admin', adminRoutes);
   app.route('/v1', v1Routes);
+  app.route('/', packagesRoutes);
+  app.route('/', stripeRoutes);
 }

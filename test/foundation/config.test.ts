@@ -41,6 +41,14 @@ describe('loadConfig', () => {
     expect(error.message).not.toMatch(/Invalid (input|option)/); // zod's phrasing is reworded, not pasted
   });
 
+  it('refuses an upstream timeout that a hold would not outlive (the held money could be spent twice)', () => {
+    expect(configError({ HOLD_TTL_SECONDS: '60', UPSTREAM_TIMEOUT_MS: '60000' }).message).toBe(
+      'Invalid configuration: UPSTREAM_TIMEOUT_MS must be shorter than HOLD_TTL_SECONDS (got 60000 ms and 60 s)',
+    );
+    expect(configError({ UPSTREAM_TIMEOUT_MS: '900000' }).message).toContain('UPSTREAM_TIMEOUT_MS must be shorter than HOLD_TTL_SECONDS');
+    expect(loadConfig({ HOLD_TTL_SECONDS: '60', UPSTREAM_TIMEOUT_MS: '59999' }).UPSTREAM_TIMEOUT_MS).toBe(59_999);
+  });
+
   it('names the bad variable even when others are fine', () => {
     const error = configError({ PORT: '8080', HOST: '127.0.0.1', DATABASE_URL: 'postgres://h/db', LOG_LEVEL: 'loud' });
     expect(error.message).toMatch(/^Invalid configuration: LOG_LEVEL must be one of .*"info".* \(got "loud"\)$/);

@@ -22,7 +22,16 @@ export type Script =
    * only when the request asked for `stream_options.include_usage` and `usage` is given, then
    * `data: [DONE]`. Like OpenAI, with include_usage every other chunk carries `"usage": null`.
    */
-  | { kind: 'stream'; chunks: Record<string, unknown>[]; usage?: StubUsage | null; everyMs?: number; /** end without `data: [DONE]` */ noDone?: boolean }
+  | {
+      kind: 'stream';
+      chunks: Record<string, unknown>[];
+      usage?: StubUsage | null;
+      everyMs?: number;
+      /** end without `data: [DONE]` */
+      noDone?: boolean;
+      /** Waits for this before sending the usage chunk (and what follows), as a reasoning model finishing its accounting. */
+      usageAfter?: Promise<unknown>;
+    }
   /** `chunk` again and again, one every `everyMs`, until the gateway closes the connection. */
   | { kind: 'endless'; chunk: Record<string, unknown>; everyMs: number };
 
@@ -208,7 +217,9 @@ export async function startStubOpenAI(): Promise<StubOpenAI> {
         res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
         res.flushHeaders();
         const frames = [...events.map((e) => `data: ${JSON.stringify(e)}\n\n`), ...(script.noDone ? [] : ['data: [DONE]\n\n'])];
-        for (const frame of frames) {
+        const usageFrame = includeUsage && script.usage ? script.chunks.length : -1;
+        for (const [index, frame] of frames.entries()) {
+          if (index === usageFrame && script.usageAfter) await script.usageAfter;
           if (res.destroyed) return;
           write(frame);
           if (script.everyMs) await delay(script.everyMs, timers);

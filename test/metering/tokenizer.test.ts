@@ -1,7 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { loadPriceTable } from '../../src/billing/price-table.js';
 import {
-  IMAGE_TOKENS_DEFAULT,
-  IMAGE_TOKENS_LOW_DETAIL,
   INLINE_COUNT_MAX_CHARS,
   REPLY_PRIMING_TOKENS,
   TOKENS_PER_GENERATED_TOOL_CALL,
@@ -10,7 +9,7 @@ import {
   countCompletionTokens,
   countTokens,
   estimatePromptTokens,
-  estimatePromptTokensAsync,
+  measurePrompt,
   tokenizerStats,
   type PromptBody,
   type TokenizerEncoding,
@@ -24,6 +23,8 @@ import {
 } from './fixtures.js';
 
 const encodings: TokenizerEncoding[] = ['o200k_base', 'cl100k_base'];
+const prices = loadPriceTable();
+const modelFor = (encoding: TokenizerEncoding) => prices.chat(encoding === 'o200k_base' ? 'gpt-4o' : 'gpt-3.5-turbo')!;
 
 afterAll(async () => {
   await closeTokenizerWorkers();
@@ -77,23 +78,6 @@ describe('estimatePromptTokens', () => {
         ],
       },
       expected: overhead(1) + count('user', 'First part.', 'Second part.'),
-    },
-    {
-      name: 'image parts at their fixed estimates',
-      body: {
-        messages: [
-          {
-            role: 'user',
-            content: [
-              { type: 'text', text: 'Compare these.' },
-              { type: 'image_url', image_url: { url: 'https://example.com/a.png', detail: 'low' } },
-              { type: 'image_url', image_url: { url: 'https://example.com/b.png' } },
-              { type: 'image_url', image_url: { url: 'https://example.com/c.png', detail: 'high' } },
-            ],
-          },
-        ],
-      },
-      expected: overhead(1) + count('user', 'Compare these.') + IMAGE_TOKENS_LOW_DETAIL + 2 * IMAGE_TOKENS_DEFAULT,
     },
     {
       name: 'a replayed tool call and its result',
@@ -155,7 +139,7 @@ describe('estimatePromptTokens', () => {
   });
 });
 
-describe('estimatePromptTokensAsync', () => {
+describe('measurePrompt', () => {
   function largeBody(): PromptBody {
     const paragraph = 'The ledger is append-only; corrections are new rows. Ünïcödé and 数字 too. ';
     const content = paragraph.repeat(Math.ceil((INLINE_COUNT_MAX_CHARS * 2) / paragraph.length));
@@ -165,7 +149,10 @@ describe('estimatePromptTokensAsync', () => {
   it('counts a small prompt inline', async () => {
     const before = tokenizerStats();
     const body = { messages: [{ role: 'user', content: 'Hi there' }] };
-    expect(await estimatePromptTokensAsync(body, 'o200k_base')).toBe(estimatePromptTokens(body, 'o200k_base'));
+    const measure = measurePrompt(body, modelFor('o200k_base'));
+    expect(measure.cheap).toBe(true);
+    expect(await measure.count()).toBe(estimatePromptTokens(body, 'o200k_base'));
+    expect(measure.boundTokens).toBeGreaterThanOrEqual(await measure.count());
     expect(tokenizerStats().inlineCounts).toBe(before.inlineCounts + 1);
     expect(tokenizerStats().workerCounts).toBe(before.workerCounts);
   });
@@ -173,9 +160,12 @@ describe('estimatePromptTokensAsync', () => {
   it.each(encodings)('counts a prompt over the inline limit in a worker, to the same number (%s)', async (encoding) => {
     const body = largeBody();
     const before = tokenizerStats();
-    const asyncCount = await estimatePromptTokensAsync(body, encoding);
+    const measure = measurePrompt(body, modelFor(encoding));
+    expect(measure.cheap).toBe(false);
+    const asyncCount = await measure.count();
     const after = tokenizerStats();
     expect(asyncCount).toBe(estimatePromptTokens(body, encoding));
+    expect(measure.boundTokens).toBeGreaterThanOrEqual(asyncCount);
     expect(after.workerCounts).toBe(before.workerCounts + 1);
     expect(after.workerFallbacks).toBe(before.workerFallbacks);
     expect(after.inlineCounts).toBe(before.inlineCounts);
@@ -185,7 +175,7 @@ describe('estimatePromptTokensAsync', () => {
   it('serves concurrent large prompts with a bounded pool', async () => {
     const body = largeBody();
     const before = tokenizerStats();
-    const counts = await Promise.all([1, 2, 3, 4].map(() => estimatePromptTokensAsync(body, 'o200k_base')));
+    const counts = await Promise.all([1, 2, 3, 4].map(() => measurePrompt(body, modelFor('o200k_base')).count()));
     expect(new Set(counts)).toEqual(new Set([estimatePromptTokens(body, 'o200k_base')]));
     expect(tokenizerStats().workerCounts).toBe(before.workerCounts + 4);
     expect(tokenizerStats().liveWorkers).toBeLessThanOrEqual(2);
@@ -195,7 +185,7 @@ describe('estimatePromptTokensAsync', () => {
     await closeTokenizerWorkers();
     expect(tokenizerStats().liveWorkers).toBe(0);
     const body = largeBody();
-    expect(await estimatePromptTokensAsync(body, 'o200k_base')).toBe(estimatePromptTokens(body, 'o200k_base'));
+    expect(await measurePrompt(body, modelFor('o200k_base')).count()).toBe(estimatePromptTokens(body, 'o200k_base'));
     expect(tokenizerStats().liveWorkers).toBe(1);
   });
 });

@@ -13,6 +13,7 @@ import {
   settledUsage,
   useProxyEnv,
   usageLedgerRows,
+  errorOf,
 } from './support.js';
 
 
@@ -114,6 +115,55 @@ describe('Idempotency-Key', () => {
     expect(second.status).toBe(200);
     expect(await second.text()).toBe(firstText);
     expect(firstText).toContain('ed once.');
+    expect(env.stub.requests).toHaveLength(1);
+    await settleAll(env.gw);
+    expect((await ledgerRows(env.sql, accountId)).filter((r) => r.type === 'usage')).toHaveLength(1);
+  });
+
+  it('an answer too large to keep is delivered and billed once, says so in a header, and a retry learns it was billed', async () => {
+    const { key, accountId } = await funded(env.gw, 1_000_000);
+    const idempotencyKey = randomUUID();
+    env.stub.enqueue({ kind: 'json', body: completion({ content: 'x'.repeat(1_100_000), usage: usage(12, 4) }) });
+
+    const first = await postChat(env.gw, key, body, { headers: { 'Idempotency-Key': idempotencyKey } });
+    expect(first.status).toBe(200);
+    expect(first.headers.get('x-tokengate-idempotency')).toBe('not-replayable');
+    expect(((await first.json()) as { choices: Array<{ message: { content: string } }> }).choices[0]!.message.content).toHaveLength(1_100_000);
+
+    const retry = await postChat(env.gw, key, body, { headers: { 'Idempotency-Key': idempotencyKey } });
+    expect(retry.status).toBe(409);
+    const error = await errorOf(retry);
+    expect(error.code).toBe('idempotency_response_not_stored');
+    expect(error.message).toContain(first.headers.get('x-request-id')!);
+    expect(env.stub.requests).toHaveLength(1);
+    await settleAll(env.gw);
+    expect((await ledgerRows(env.sql, accountId)).filter((r) => r.type === 'usage')).toHaveLength(1);
+  });
+
+  it('when storing the answer fails, a retry is still not billed twice', async () => {
+    const { key, accountId } = await funded(env.gw, 100_000);
+    const idempotencyKey = randomUUID();
+    const deps = env.gw.gateway.deps;
+    const store = deps.idempotency;
+    // The store refuses the full answer (as Redis refusing a write would), but takes a small record.
+    deps.idempotency = {
+      start: (...args) => store.start(...args),
+      abandon: (...args) => store.abandon(...args),
+      extend: (...args) => store.extend(...args),
+      complete: async (accountId, key, fingerprint, completion) => {
+        if ('bodyBase64' in completion) throw new Error('OOM command not allowed when used memory > maxmemory');
+        return store.complete(accountId, key, fingerprint, completion);
+      },
+    };
+    try {
+      const first = await postChat(env.gw, key, body, { headers: { 'Idempotency-Key': idempotencyKey } });
+      expect(first.status).toBe(200);
+      const retry = await postChat(env.gw, key, body, { headers: { 'Idempotency-Key': idempotencyKey } });
+      expect(retry.status).toBe(409);
+      expect((await errorOf(retry)).code).toBe('idempotency_response_not_stored');
+    } finally {
+      deps.idempotency = store;
+    }
     expect(env.stub.requests).toHaveLength(1);
     await settleAll(env.gw);
     expect((await ledgerRows(env.sql, accountId)).filter((r) => r.type === 'usage')).toHaveLength(1);

@@ -168,6 +168,12 @@ export function expectOpenAIErrorShape(body: unknown): void {
   expect(body).toEqual({ error: { message: expect.any(String), type: expect.any(String), code: expect.toBeOneOf([expect.any(String), null]), param: expect.toBeOneOf([expect.any(String), null]) } });
 }
 
+/** The OpenAI-shaped error of a response. */
+export async function errorOf(response: Response): Promise<{ message: string; type: string; code: string | null; param: string | null }> {
+  const body = (await response.json()) as { error: { message: string; type: string; code: string | null; param: string | null } };
+  return body.error;
+}
+
 /** POST /v1/chat/completions with fetch, for raw bytes, raw bodies and headers. */
 export function postChat(gw: TestGateway, key: string, body: unknown, init: { headers?: Record<string, string>; signal?: AbortSignal } = {}): Promise<Response> {
   return fetch(`${gw.url}/v1/chat/completions`, {

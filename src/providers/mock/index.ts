@@ -1,10 +1,19 @@
 // The built-in `mock` provider: deterministic text with realistic usage, streamed or not, so metering
-// works with no provider key and benchmarks have a zero-cost upstream. Knobs (request headers):
-// x-mock-output-tokens (default 32), x-mock-chunks (content chunks when streaming, default 8),
-// x-mock-latency-ms (spread over the response), x-mock-usage: none (report no usage, as some providers do).
+// works with no provider key and benchmarks have a zero-cost upstream. Knobs (request headers), each
+// bounded so that a client cannot use the mock to hold connections and holds open:
+//   x-mock-output-tokens  default 32, at most the request's cap and the model's maxOutputTokens
+//                         (finish_reason "length" when the cap cut it short)
+//   x-mock-chunks         content chunks when streaming, default 8, 1..MAX_CHUNKS
+//   x-mock-latency-ms     spread over the response; more than UPSTREAM_TIMEOUT_MS behaves like a silent
+//                         provider: 504 upstream_timeout once the timeout passes (the shared deadline)
+//   x-mock-usage: none    report no usage, as some providers do
+// A knob that is not a non-negative integer falls back to its default.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { countTokens, estimatePromptTokens } from '../../metering/tokenizer.js';
 import type { ChatProvider, ChatRequest, ChatResponse } from '../types.js';
+import { UpstreamDeadline } from '../upstream-deadline.js';
+
+export const MAX_CHUNKS = 1000;
 
 const WORDS = ['The', ' quick', ' brown', ' fox', ' jumps', ' over', ' the', ' lazy', ' dog', '. '];
 const encoder = new TextEncoder();
@@ -19,24 +28,42 @@ interface MockPlan {
   reportUsage: boolean;
 }
 
+export interface MockProviderOptions {
+  /** UPSTREAM_TIMEOUT_MS: the mock keeps the same timeout rules as a real provider. */
+  timeoutMs: number;
+}
+
 export class MockProvider implements ChatProvider {
   readonly name = 'mock';
+
+  constructor(private readonly options: MockProviderOptions) {}
 
   async chat(request: ChatRequest): Promise<ChatResponse> {
     const plan = planResponse(request);
     const id = `chatcmpl-mock-${Date.now().toString(36)}`;
     const model = String(request.body.model);
-    if (!request.stream) {
-      await sleep(plan.latencyMs, undefined, { signal: request.signal });
-      return { kind: 'buffered', status: 200, passHeaders: {}, bytes: encoder.encode(JSON.stringify(completion(id, model, plan))) };
+    const deadline = new UpstreamDeadline('The mock provider', this.options.timeoutMs, request.signal);
+    try {
+      // Asked to take longer than the timeout allows: stay silent, like a stuck provider, until the
+      // deadline gives up (504), or the client does.
+      if (plan.latencyMs > this.options.timeoutMs) await untilAborted(deadline.signal);
+      if (!request.stream) {
+        await sleep(plan.latencyMs, undefined, { signal: deadline.signal });
+        deadline.dispose();
+        return { kind: 'buffered', status: 200, passHeaders: {}, bytes: encoder.encode(JSON.stringify(completion(id, model, plan))) };
+      }
+      deadline.dispose();
+      return { kind: 'stream', status: 200, passHeaders: {}, chunks: sse(streamEvents(id, model, plan, wantsUsage(request.body), request.signal)) };
+    } catch (error) {
+      throw deadline.explain(error);
     }
-    return { kind: 'stream', status: 200, passHeaders: {}, chunks: sse(streamEvents(id, model, plan, wantsUsage(request.body), request.signal)) };
   }
 }
 
 function planResponse({ body, header, model }: ChatRequest): MockPlan {
   const wanted = intHeader(header, 'x-mock-output-tokens', 32);
-  const cap = Number(body.max_completion_tokens ?? body.max_tokens ?? model.maxOutputTokens);
+  const requested = Number(body.max_completion_tokens ?? body.max_tokens ?? model.maxOutputTokens);
+  const cap = Math.min(Number.isFinite(requested) ? requested : model.maxOutputTokens, model.maxOutputTokens);
   const target = Math.max(0, Math.min(wanted, cap));
   const text = textOfTokens(target, model.encoding);
   return {
@@ -44,7 +71,7 @@ function planResponse({ body, header, model }: ChatRequest): MockPlan {
     promptTokens: estimatePromptTokens(body, model.encoding),
     completionTokens: countTokens(text, model.encoding),
     finishReason: target < wanted ? 'length' : 'stop',
-    chunks: Math.max(1, intHeader(header, 'x-mock-chunks', 8)),
+    chunks: Math.min(MAX_CHUNKS, Math.max(1, intHeader(header, 'x-mock-chunks', 8))),
     latencyMs: intHeader(header, 'x-mock-latency-ms', 0),
     reportUsage: header('x-mock-usage') !== 'none',
   };
@@ -109,6 +136,13 @@ function splitWords(text: string, parts: number): string[] {
 function wantsUsage(body: Record<string, unknown>): boolean {
   const options = body.stream_options as { include_usage?: unknown } | undefined;
   return options?.include_usage === true;
+}
+
+function untilAborted(signal: AbortSignal): Promise<never> {
+  return new Promise((_resolve, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
 }
 
 function intHeader(header: ChatRequest['header'], name: string, fallback: number): number {

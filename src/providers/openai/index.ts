@@ -3,10 +3,11 @@
 // the CPU per call (bench/upstream-client.ts), and this runs on every request.
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
-import type { ChatProvider, ChatRequest, ChatResponse } from '../types.js';
-import { UpstreamUnavailableError } from '../types.js';
+import type { ChatProvider, ChatRequest, ChatResponse, EndpointRequest, ResourceRequest } from '../types.js';
+import { UpstreamDeadline } from '../upstream-deadline.js';
 
-const PASS_HEADERS = ['openai-processing-ms', 'openai-version', 'x-ratelimit-limit-requests', 'x-ratelimit-remaining-requests', 'x-ratelimit-limit-tokens', 'x-ratelimit-remaining-tokens'];
+// Never x-ratelimit-*: they describe the operator's OpenAI account, not the client's limits.
+const PASS_HEADERS = ['openai-processing-ms', 'openai-version'];
 
 export interface OpenAIProviderOptions {
   baseUrl: string;
@@ -16,42 +17,71 @@ export interface OpenAIProviderOptions {
 
 export class OpenAIProvider implements ChatProvider {
   readonly name = 'openai';
-  private readonly endpoint: URL;
+  private readonly base: string;
+  private readonly endpoints = new Map<string, URL>();
   private readonly agent: http.Agent;
   private readonly send: typeof http.request;
 
   constructor(private readonly options: OpenAIProviderOptions) {
-    this.endpoint = new URL(`${options.baseUrl.replace(/\/+$/, '')}/chat/completions`);
-    const secure = this.endpoint.protocol === 'https:';
+    this.base = options.baseUrl.replace(/\/+$/, '');
+    const secure = new URL(this.base).protocol === 'https:';
     // Idle pooled sockets are unref'd by the agent, so the pool never keeps the process alive.
     this.agent = secure ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
     this.send = secure ? https.request : http.request;
+  }
+
+  chat(request: ChatRequest): Promise<ChatResponse> {
+    return this.post('/chat/completions', request);
+  }
+
+  /** The other endpoints take OpenAI's own bodies: forwarded as they are. */
+  responses(request: EndpointRequest): Promise<ChatResponse> {
+    return this.post('/responses', request);
+  }
+
+  embeddings(request: EndpointRequest): Promise<ChatResponse> {
+    return this.post('/embeddings', request);
+  }
+
+  images(request: EndpointRequest): Promise<ChatResponse> {
+    return this.post('/images/generations', request);
+  }
+
+  resource(request: ResourceRequest): Promise<ChatResponse> {
+    return this.call(request.method, new URL(`${this.base}${request.path}`), null, false, request.signal);
+  }
+
+  /** POSTs go to a handful of fixed endpoints: their URLs are parsed once. */
+  private post(path: string, request: { body: Record<string, unknown>; stream: boolean; signal: AbortSignal }): Promise<ChatResponse> {
+    let url = this.endpoints.get(path);
+    if (!url) this.endpoints.set(path, (url = new URL(`${this.base}${path}`)));
+    return this.call('POST', url, JSON.stringify(request.body), request.stream, request.signal);
   }
 
   /**
    * The timeout bounds the wait for a whole non-stream answer, and for a stream's headers: once a
    * stream flows, it may run as long as the model writes (the client can always go away).
    */
-  async chat(request: ChatRequest): Promise<ChatResponse> {
-    const call = new UpstreamCall(this.options.timeoutMs, request.signal);
+  private async call(method: 'GET' | 'POST' | 'DELETE', url: URL, payload: string | null, stream: boolean, signal: AbortSignal): Promise<ChatResponse> {
+    const call = new UpstreamCall(new UpstreamDeadline('OpenAI', this.options.timeoutMs, signal));
     try {
       const response = await call.start(
         () =>
-          this.send(this.endpoint, {
-            method: 'POST',
+          this.send(url, {
+            method,
             agent: this.agent,
             headers: {
               authorization: `Bearer ${this.options.apiKey}`,
-              'content-type': 'application/json',
-              accept: request.stream ? 'text/event-stream' : 'application/json',
+              ...(payload === null ? {} : { 'content-type': 'application/json' }),
+              accept: stream ? 'text/event-stream' : 'application/json',
             },
           }),
-        JSON.stringify(request.body),
+        payload,
       );
       const status = response.statusCode ?? 502;
       const head = { status, passHeaders: pickHeaders(response) };
       if (status < 400 && (response.headers['content-type'] ?? '').includes('text/event-stream')) {
-        call.stopTimer();
+        call.streamStarted();
         return { ...head, kind: 'stream', chunks: response[Symbol.asyncIterator]() };
       }
       return { ...head, kind: 'buffered', bytes: await readAll(response) };
@@ -62,7 +92,7 @@ export class OpenAIProvider implements ChatProvider {
 }
 
 /**
- * One upstream request's abort wiring: the client going away and our timeout both destroy the
+ * One upstream request's abort wiring: the deadline (client gone, or our timeout) destroys the
  * request, but only while its response is unfinished — a finished response's socket is back in the
  * keep-alive pool, possibly serving another request, and must not be touched.
  */
@@ -70,24 +100,15 @@ class UpstreamCall {
   private request: http.ClientRequest | undefined;
   private response: IncomingMessage | undefined;
   private finished = false;
-  private timedOut = false;
-  private readonly timer: NodeJS.Timeout;
-  private readonly onClientAbort = () => this.abort();
+  private readonly onAbort = () => this.abort();
 
-  constructor(
-    private readonly timeoutMs: number,
-    private readonly clientSignal: AbortSignal,
-  ) {
-    this.timer = setTimeout(() => {
-      this.timedOut = true;
-      this.abort();
-    }, timeoutMs);
-    clientSignal.addEventListener('abort', this.onClientAbort, { once: true });
+  constructor(private readonly deadline: UpstreamDeadline) {
+    deadline.signal.addEventListener('abort', this.onAbort, { once: true });
   }
 
-  start(open: () => http.ClientRequest, payload: string): Promise<IncomingMessage> {
+  start(open: () => http.ClientRequest, payload: string | null): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
-      if (this.clientSignal.aborted) return reject(new Error('the client went away before the upstream call'));
+      if (this.deadline.callerAborted) return reject(new Error('the client went away before the upstream call'));
       const request = open();
       this.request = request;
       request.on('error', (error) => {
@@ -100,20 +121,19 @@ class UpstreamCall {
         response.once('close', () => this.finish());
         resolve(response);
       });
-      request.end(payload);
+      if (payload === null) request.end();
+      else request.end(payload);
     });
   }
 
-  stopTimer(): void {
-    clearTimeout(this.timer);
+  streamStarted(): void {
+    this.deadline.streamStarted();
   }
 
   /** The client's own abort passes through; our timeout and network failures become upstream errors. */
   explain(error: unknown): unknown {
     this.finish();
-    if (this.clientSignal.aborted) return error;
-    if (this.timedOut) return new UpstreamUnavailableError(`OpenAI did not answer within ${this.timeoutMs} ms.`, 'timeout');
-    return new UpstreamUnavailableError(`Could not reach OpenAI: ${error instanceof Error ? error.message : String(error)}`, 'connection');
+    return this.deadline.explain(error);
   }
 
   // Destroyed without an error object: an error would be re-emitted on the socket, which may no
@@ -126,8 +146,8 @@ class UpstreamCall {
 
   private finish(): void {
     this.finished = true;
-    this.stopTimer();
-    this.clientSignal.removeEventListener('abort', this.onClientAbort);
+    this.deadline.signal.removeEventListener('abort', this.onAbort);
+    this.deadline.dispose();
   }
 }
 

@@ -8,11 +8,15 @@ import { requireKey } from '../../http/auth.js';
 import { parseQuery } from '../../http/body.js';
 import type { AppEnv } from '../../http/context.js';
 import { notFound } from '../../http/errors.js';
+import { accountCheckout } from './checkout.js';
+import { accountSettings } from './settings.js';
 import { publicLedgerEntry } from './views.js';
 
 export const accountRoutes = new Hono<AppEnv>();
 
 accountRoutes.use('*', requireKey('any'));
+accountRoutes.route('/', accountCheckout);
+accountRoutes.route('/', accountSettings);
 
 accountRoutes.get('/', async (c) => {
   const { db, holds, settings } = c.get('deps');

@@ -4,6 +4,7 @@ import { Hono } from 'hono';
 import { accountView, createAccount, findAccount } from '../../accounts/accounts.js';
 import { createApiKey, publicKey } from '../../accounts/api-keys.js';
 import { LedgerError, post } from '../../billing/ledger.js';
+import { postgresErrorCode, UNIQUE_VIOLATION } from '../../db/errors.js';
 import { accounts, apiKeys, ledgerEntries } from '../../db/schema.js';
 import { parseBody, parseQuery } from '../../http/body.js';
 import type { AppEnv } from '../../http/context.js';
@@ -82,7 +83,6 @@ adminAccounts.post('/accounts/:id/grants', async (c) => {
   const row = await requireAccount(db, c.req.param('id'));
   const type = input.amount > 0 ? 'grant' : 'deduction';
   const reference = `admin:${input.idempotencyKey}`;
-  await refuseReuseWithOtherSign(c.get('deps').db, reference, type);
   try {
     const { entry, replayed } = await post(db, {
       accountId: row.id,
@@ -99,17 +99,21 @@ adminAccounts.post('/accounts/:id/grants', async (c) => {
     await holds.invalidate(row.id);
     return c.json({ ...publicLedgerEntry(entry), replayed }, replayed ? 200 : 201);
   } catch (error) {
+    // The database holds one grant or deduction per reference, whatever its sign (a unique index):
+    // the loser of a race, or a retry with the other sign, lands here. Replays of the same sign were
+    // answered by post() above.
+    if (postgresErrorCode(error) === UNIQUE_VIOLATION) throw await reusedKey(db, reference, input.idempotencyKey);
     throw mapLedgerError(error);
   }
 });
 
-async function refuseReuseWithOtherSign(db: AppEnv['Variables']['deps']['db'], reference: string, type: 'grant' | 'deduction') {
-  const other = type === 'grant' ? 'deduction' : 'grant';
+async function reusedKey(db: AppEnv['Variables']['deps']['db'], reference: string, idempotencyKey: string): Promise<ApiError> {
   const [existing] = await db
-    .select({ id: ledgerEntries.id })
+    .select({ type: ledgerEntries.type, amount: ledgerEntries.amount })
     .from(ledgerEntries)
-    .where(and(eq(ledgerEntries.reference, reference), inArray(ledgerEntries.type, [other])));
-  if (existing) throw conflict(`This idempotencyKey was already used for a ${other}.`);
+    .where(and(eq(ledgerEntries.reference, reference), inArray(ledgerEntries.type, ['grant', 'deduction'])));
+  const first = existing ? ` for a ${existing.type} of ${existing.amount} tokens` : '';
+  return conflict(`idempotencyKey '${idempotencyKey}' was already used${first}.`);
 }
 
 export function mapLedgerError(error: unknown): unknown {

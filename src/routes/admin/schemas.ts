@@ -24,10 +24,21 @@ export const createKeySchema = z.object({
   expiresAt: z.iso.datetime({ offset: true }).optional(),
 });
 
+// Text that ends up in Postgres: NUL is refused by text columns and jsonb alike, and jsonb also refuses
+// unpaired surrogates (the grant's reason is stored in the ledger row's metadata).
+const storedText = (max: number) =>
+  z
+    .string()
+    .trim()
+    .min(1)
+    .max(max)
+    .refine((text) => !text.includes('\u0000'), 'must not contain NUL (\\u0000) characters')
+    .refine((text) => !/\p{Cs}/u.test(text), 'must be valid Unicode text (no unpaired surrogates)');
+
 export const grantSchema = z.object({
   amount: tokenAmount.refine((n) => n !== 0, 'must not be zero'),
-  reason: z.string().trim().min(1).max(500),
-  idempotencyKey: z.string().trim().min(1).max(200),
+  reason: storedText(500),
+  idempotencyKey: storedText(200),
   allowNegative: z.boolean().default(false),
 });
 

@@ -3,20 +3,13 @@ import { Hono } from 'hono';
 import { requireKey } from '../../http/auth.js';
 import type { AppEnv } from '../../http/context.js';
 import { handleChatCompletion } from '../../proxy/chat-completions.js';
+import { meteredRequest } from './metered-request.js';
 
 export const v1Routes = new Hono<AppEnv>();
 
 v1Routes.use('*', requireKey('any'));
 
-v1Routes.post('/chat/completions', async (c) =>
-  handleChatCompletion(c.get('deps'), {
-    requestId: c.get('requestId'),
-    auth: c.get('auth'),
-    rawBody: await c.req.text(),
-    header: (name) => c.req.header(name),
-    clientSignal: c.req.raw.signal,
-  }),
-);
+v1Routes.post('/chat/completions', async (c) => handleChatCompletion(c.get('deps'), await meteredRequest(c)));
 
 v1Routes.get('/models', (c) => {
   const { prices, providers } = c.get('deps');

@@ -1,6 +1,6 @@
 // What to hold before calling the provider (SPEC 3.4): pure integer math, no I/O.
-import { affordableOutputTokens, chargeFor } from '../billing/pricing.js';
-import type { Rates } from '../billing/price-table.js';
+import { affordableOutputTokens, chargeFor } from './pricing.js';
+import type { Rates } from './price-table.js';
 
 export interface HoldPlan {
   /** Worst case: the whole prompt plus every output token the request may produce. */

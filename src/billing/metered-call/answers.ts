@@ -1,5 +1,5 @@
 // Building the answers the proxy sends: provider errors are passed on in OpenAI's error shape.
-import type { ErrorBody } from '../http/errors.js';
+import type { ErrorBody } from '../../http/errors.js';
 
 export function jsonResponse(status: number, body: unknown, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(body), { status, headers: { ...headers, 'content-type': 'application/json' } });

@@ -1,0 +1,1 @@
+CREATE UNIQUE INDEX "ledger_entries_grant_reference_idx" ON "ledger_entries" USING btree ("reference") WHERE "ledger_entries"."type" in ('grant', 'deduction');
