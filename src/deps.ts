@@ -69,7 +69,7 @@ export async function buildDeps(config: Config, log: Logger): Promise<Deps> {
 
   const prices = loadPriceTable();
   // Loading an encoding takes a few hundred ms: pay it at start, not on the first request.
-  warmTokenizers([...new Set(prices.all().flatMap((m) => (m.kind === 'chat' ? [m.encoding] : [])))]);
+  warmTokenizers([...new Set(prices.all().flatMap((m) => (m.kind === 'chat' || m.tokenRates ? [m.encoding] : [])))]);
   return {
     config,
     log,

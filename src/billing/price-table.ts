@@ -49,19 +49,48 @@ const chatModelSchema = z.object({
   imageTokens: imageRuleSchema.default(MOST_EXPENSIVE_IMAGE_RULE),
 });
 
-const imageModelSchema = z.object({
-  id: z.string().min(1),
-  kind: z.literal('image'),
-  provider: z.enum(['openai', 'gemini', 'mock']),
-  upstreamModel: z.string().min(1),
-  imagePrices: z.record(z.string(), z.record(z.string(), rate)),
-});
+/** "auto" lets the provider choose a size or quality: the hold assumes the dearest. */
+export const AUTO = 'auto';
+
+/**
+ * Image models (SPEC 1): a price per image by size, then quality, in billing tokens. Where the
+ * provider reports token usage for images (gpt-image-1, Gemini image output), `tokenRates` bill from
+ * those tokens instead; the per-image prices then size the hold and bill an answer without usage.
+ */
+const imageModelSchema = z
+  .object({
+    id: z.string().min(1),
+    kind: z.literal('image'),
+    provider: z.enum(['openai', 'gemini', 'mock']),
+    upstreamModel: z.string().min(1),
+    imagePrices: z.record(z.string(), z.record(z.string(), rate)),
+    /** What a request without `size` / `quality` gets: a priced one, or "auto" when `auto` is true. */
+    defaultSize: z.string().min(1),
+    defaultQuality: z.string().min(1),
+    /** Whether "auto" is accepted for size and quality. */
+    auto: z.boolean().default(false),
+    /** The most images one request may ask for (`n`). */
+    maxImages: z.number().int().positive().max(10),
+    /** Billing tokens per 1,000,000 tokens: text and image input, and output. */
+    tokenRates: z.object({ textInput: rate, imageInput: rate, output: rate }).optional(),
+    /** Estimates the prompt's text tokens for the hold when `tokenRates` apply. */
+    encoding: z.enum(['o200k_base', 'cl100k_base']).default('o200k_base'),
+  })
+  .superRefine((model, ctx) => {
+    const sizes = Object.keys(model.imagePrices);
+    const qualities = new Set(Object.values(model.imagePrices).flatMap((byQuality) => Object.keys(byQuality)));
+    if (sizes.length === 0) ctx.addIssue({ code: 'custom', message: `${model.id}: imagePrices is empty`, path: ['imagePrices'] });
+    const known = (value: string, names: Iterable<string>) => (model.auto && value === AUTO) || [...names].includes(value);
+    if (!known(model.defaultSize, sizes)) ctx.addIssue({ code: 'custom', message: `${model.id}: defaultSize is not priced`, path: ['defaultSize'] });
+    if (!known(model.defaultQuality, qualities)) ctx.addIssue({ code: 'custom', message: `${model.id}: defaultQuality is not priced`, path: ['defaultQuality'] });
+  });
 
 const modelSchema = z.union([chatModelSchema, imageModelSchema]);
 const fileSchema = z.object({ models: z.array(modelSchema).min(1) });
 
 export type ChatModel = z.infer<typeof chatModelSchema>;
 export type ImageModel = z.infer<typeof imageModelSchema>;
+export type ImageTokenRates = NonNullable<ImageModel['tokenRates']>;
 export type ModelPrice = ChatModel | ImageModel;
 export type Rates = Pick<ChatModel, 'input' | 'cachedInput' | 'output'>;
 
@@ -75,6 +104,11 @@ export class PriceTable {
   chat(id: string): ChatModel | undefined {
     const model = this.byId.get(id);
     return model?.kind === 'chat' ? model : undefined;
+  }
+
+  image(id: string): ImageModel | undefined {
+    const model = this.byId.get(id);
+    return model?.kind === 'image' ? model : undefined;
   }
 
   all(): ModelPrice[] {

@@ -2,6 +2,7 @@
 // models answer 400 model_not_available and are left out of GET /v1/models).
 import type { Config } from '../config.js';
 import { GeminiProvider } from './gemini/index.js';
+import { GoogleImages, withImages } from './google-images/index.js';
 import { MockProvider } from './mock/index.js';
 import { OpenAIProvider } from './openai/index.js';
 import type { ChatProvider } from './types.js';
@@ -16,7 +17,9 @@ export function createProviderRegistry(config: Config): ProviderRegistry {
     providers.set('openai', new OpenAIProvider({ baseUrl: config.OPENAI_BASE_URL, apiKey: config.OPENAI_API_KEY, timeoutMs }));
   }
   if (config.GEMINI_API_KEY) {
-    providers.set('gemini', new GeminiProvider({ baseUrl: config.GEMINI_BASE_URL, apiKey: config.GEMINI_API_KEY, timeoutMs }));
+    const google = { baseUrl: config.GEMINI_BASE_URL, apiKey: config.GEMINI_API_KEY, timeoutMs };
+    // Gemini chat through @google/genai; image generation over plain HTTP (see google-images).
+    providers.set('gemini', withImages(new GeminiProvider(google), new GoogleImages(google)));
   }
   return providers;
 }

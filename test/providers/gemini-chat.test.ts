@@ -95,7 +95,7 @@ describe('Gemini chat: requests and answers', () => {
   });
 
   it('image input: a data URL goes inline, an http URL as fileData for Google to fetch', async () => {
-    const { client } = await funded(env.gw, 10_000);
+    const { client } = await funded(env.gw, 1_000_000);
     const png = Buffer.from('not really a png').toString('base64');
     await client.chat.completions.create({
       model: MODEL,

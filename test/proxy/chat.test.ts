@@ -147,14 +147,15 @@ describe('non-stream through the SDK', () => {
 });
 
 describe('GET /v1/models', () => {
-  it('lists the mock and OpenAI models, not Gemini ones (no GEMINI key)', async () => {
+  it('lists the mock and OpenAI models (image models too), not Google ones (no GEMINI key)', async () => {
     const { client } = await funded(env.gw, 0);
     const ids: string[] = [];
     for await (const model of client.models.list()) ids.push(model.id);
     expect(ids).toContain('mock');
     expect(ids).toContain('gpt-4o-mini');
     expect(ids.filter((id) => id.startsWith('gemini'))).toEqual([]);
-    expect(ids).not.toContain('gpt-image-1'); // not a chat model
+    expect(ids).toContain('gpt-image-1'); // its provider is configured
+    expect(ids.filter((id) => id.startsWith('imagen'))).toEqual([]);
   });
 });
 

@@ -140,7 +140,7 @@ export async function usageLedgerRows(sql: postgres.Sql, requestId: string): Pro
  * the end: flush the settler until the request's usage row is in Postgres (bounded, no fixed sleep).
  * `by` is a request id, or `{ accountId }` for a request whose response (and id) the client never saw.
  */
-export async function settledUsage(env: ProxyEnv, by: string | { accountId: string }, timeoutMs = 5_000): Promise<UsageRow> {
+export async function settledUsage(env: Pick<ProxyEnv, 'gw' | 'sql'>, by: string | { accountId: string }, timeoutMs = 5_000): Promise<UsageRow> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     await settleAll(env.gw);
@@ -152,7 +152,7 @@ export async function settledUsage(env: ProxyEnv, by: string | { accountId: stri
 }
 
 /** Nothing was recorded for this request: no usage row and no usage ledger row. */
-export async function expectNotBilled(env: ProxyEnv, requestId: string): Promise<void> {
+export async function expectNotBilled(env: Pick<ProxyEnv, 'gw' | 'sql'>, requestId: string): Promise<void> {
   await settleAll(env.gw);
   expect(await usageRows(env.sql, requestId)).toEqual([]);
   expect(await usageLedgerRows(env.sql, requestId)).toEqual([]);

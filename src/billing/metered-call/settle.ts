@@ -27,7 +27,7 @@ export function settlementOf(request: MeteredRequest, op: MeteredOperation, star
     reasoningTokens: usage.reasoningTokens,
     images: usage.images,
     costTokens: op.costOf(usage),
-    rates: op.rates,
+    rates: op.ratesFor?.(usage) ?? op.rates,
     usageSource: outcome.source,
     status: outcome.status,
     latencyMs: Date.now() - startedAt,

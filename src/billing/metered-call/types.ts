@@ -68,6 +68,11 @@ export interface MeteredOperation {
   stream: boolean;
   /** Rates as billed, stored with the usage row so a price change never rewrites history. */
   rates: Record<string, unknown>;
+  /**
+   * The rates of one usage, for operations whose basis depends on what came back (images: per image,
+   * or from the tokens the provider reported). Without it, `rates` is recorded.
+   */
+  ratesFor?(usage: MeteredUsage): Record<string, unknown>;
   /** Billing tokens for a usage, rounded once (SPEC 1). */
   costOf(usage: MeteredUsage): number;
   /** The hold to take; may count tokens (async, off the event loop for large inputs). */

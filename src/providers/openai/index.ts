@@ -96,7 +96,7 @@ export class OpenAIProvider implements ChatProvider {
  * request, but only while its response is unfinished — a finished response's socket is back in the
  * keep-alive pool, possibly serving another request, and must not be touched.
  */
-class UpstreamCall {
+export class UpstreamCall {
   private request: http.ClientRequest | undefined;
   private response: IncomingMessage | undefined;
   private finished = false;
@@ -151,7 +151,7 @@ class UpstreamCall {
   }
 }
 
-async function readAll(response: IncomingMessage): Promise<Uint8Array> {
+export async function readAll(response: IncomingMessage): Promise<Uint8Array> {
   const chunks: Buffer[] = [];
   for await (const chunk of response) chunks.push(chunk as Buffer);
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);

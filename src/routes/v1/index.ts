@@ -3,6 +3,7 @@ import { Hono } from 'hono';
 import { requireKey } from '../../http/auth.js';
 import type { AppEnv } from '../../http/context.js';
 import { handleChatCompletion } from '../../proxy/chat-completions.js';
+import { handleImageGeneration } from '../../proxy/images.js';
 import { meteredRequest } from './metered-request.js';
 
 export const v1Routes = new Hono<AppEnv>();
@@ -11,12 +12,15 @@ v1Routes.use('*', requireKey('any'));
 
 v1Routes.post('/chat/completions', async (c) => handleChatCompletion(c.get('deps'), await meteredRequest(c)));
 
+v1Routes.post('/images/generations', async (c) => handleImageGeneration(c.get('deps'), await meteredRequest(c)));
+
 v1Routes.get('/models', (c) => {
   const { prices, providers } = c.get('deps');
   const allowed = c.get('auth').key.models;
   const data = prices
     .all()
-    .filter((m) => m.kind === 'chat' && providers.has(m.provider) && (!allowed || allowed.includes(m.id)))
+    // A model is listed when its provider is configured and serves the model's kind.
+    .filter((m) => (m.kind === 'chat' ? providers.has(m.provider) : providers.get(m.provider)?.images !== undefined) && (!allowed || allowed.includes(m.id)))
     .map((m) => ({ id: m.id, object: 'model' as const, created: 0, owned_by: m.provider }));
   return c.json({ object: 'list', data });
 });
