@@ -7,6 +7,8 @@ import { SettingsStore } from './accounts/settings.js';
 import { LowBalanceMonitor } from './alerts/monitor.js';
 import { LocalSharedCache, RedisSharedCache, type SharedCache } from './accounts/shared-cache.js';
 import { MemoryHoldStore } from './billing/holds/memory-store.js';
+import { CaptureJournal } from './billing/holds/capture-journal.js';
+import { DurableHoldStore } from './billing/holds/durable-store.js';
 import { RedisHoldStore } from './billing/holds/redis-store.js';
 import type { BalanceLoader, HoldStore } from './billing/holds/types.js';
 import { loadPriceTable, type PriceTable } from './billing/price-table.js';
@@ -23,7 +25,7 @@ import { RedisLimitStore } from './limits/redis-store.js';
 import type { Logger } from './log.js';
 import { MemoryIdempotencyStore, RedisIdempotencyStore, type IdempotencyStore } from './billing/idempotency-store.js';
 import { createProviderRegistry, type ProviderRegistry } from './providers/registry.js';
-import { Settler } from './billing/settler.js';
+import { committedRequestIds, Settler } from './billing/settler.js';
 import { heartbeatPeriodMs, InflightCalls } from './billing/metered-call/inflight.js';
 import { AutoRecharger } from './stripe/auto-recharge.js';
 import { createStripeClient, type StripeClient } from './stripe/client.js';
@@ -67,7 +69,7 @@ export async function buildDeps(config: Config, log: Logger): Promise<Deps> {
     return account.balance;
   };
   const redis = config.REDIS_URL ? connectRedis(config.REDIS_URL, log) : null;
-  const holds: HoldStore = redis ? new RedisHoldStore(redis, { prefix: config.REDIS_PREFIX, loadBalance }) : memoryHolds(config, loadBalance);
+  const holds: HoldStore = redis ? await durableRedisHolds(config, redis, database, loadBalance, log) : memoryHolds(config, loadBalance);
 
   const shared = await connectSharedCache(redis, config, log);
   // Reads with a fallback (keys, settings) give Postgres half a second, then answer from what is known.
@@ -144,6 +146,23 @@ async function connectSharedCache(redis: Redis | null, config: Config, log: Logg
   const shared = new RedisSharedCache(redis, config.REDIS_PREFIX, log);
   await shared.start(); // serve only once revocations from other instances are heard
   return shared;
+}
+
+/**
+ * Redis holds with a local capture journal under DATA_DIR (one per instance: the journal is locked),
+ * replayed at start, after reconnects and when Redis is found to have lost its data.
+ */
+async function durableRedisHolds(config: Config, redis: Redis, database: Database, loadBalance: BalanceLoader, log: Logger): Promise<HoldStore> {
+  const journal = await CaptureJournal.open(path.resolve(config.DATA_DIR, 'capture-journal.jsonl'));
+  const store = new DurableHoldStore({
+    inner: new RedisHoldStore(redis, { prefix: config.REDIS_PREFIX, loadBalance }),
+    redis,
+    journal,
+    committed: (requestIds) => committedRequestIds(database, requestIds),
+    log,
+  });
+  store.start();
+  return store;
 }
 
 // The in-process store journals settlements under DATA_DIR so a crash before they reach Postgres loses none.

@@ -3,6 +3,7 @@
 // its settlement goes straight into Postgres instead: billed once either way (request id is unique).
 import type { Db } from '../db/client.js';
 import type { Logger } from '../log.js';
+import { JournaledCaptureError } from './holds/durable-store.js';
 import type { HoldStore, Settlement } from './holds/types.js';
 import { balanceOf } from './ledger.js';
 import { writeSettlements } from './settler.js';
@@ -15,8 +16,13 @@ export async function captureServed(holds: HoldStore, db: Db, log: Logger, settl
     try {
       await writeSettlements(db, [settlement]);
     } catch (databaseError) {
-      // Both stores are down: the record below is all that is left to bill this request from.
-      log.error({ err: databaseError, settlement }, 'could not settle a served request anywhere; settle it from this log line');
+      if (storeError instanceof JournaledCaptureError) {
+        // Durable on this instance's disk: replayed into Redis when it answers again, billed once.
+        log.warn({ err: databaseError, requestId: settlement.requestId }, 'Redis and Postgres unreachable; the capture waits in the local journal');
+      } else {
+        // Both stores are down and nothing kept it: the record below is all that is left to bill it from.
+        log.error({ err: databaseError, settlement }, 'could not settle a served request anywhere; settle it from this log line');
+      }
       throw storeError;
     }
     // Best effort, as the store may still be away: release the hold (else it expires with its TTL)

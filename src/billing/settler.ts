@@ -2,7 +2,7 @@
 // A batch is one transaction (usage rows + ledger rows); only after it commits are the entries acked,
 // so a Postgres outage just leaves them queued, and the unique references make redelivery harmless.
 import { getTableColumns, getTableName, sql } from 'drizzle-orm';
-import type { Db } from '../db/client.js';
+import type { Database, Db } from '../db/client.js';
 import { isConnectionError } from '../db/errors.js';
 import { usageEvents } from '../db/schema.js';
 import type { Logger } from '../log.js';
@@ -15,6 +15,8 @@ export interface SettlerOptions {
   log: Logger;
   intervalMs: number;
   batchSize?: number;
+  /** How often this instance sweeps expired holds (settled by progress or voided); every instance may. */
+  sweepIntervalMs?: number;
 }
 
 export class Settler {
@@ -22,6 +24,7 @@ export class Settler {
   private running: Promise<number> | undefined;
   private stopped = false;
   private failing = false;
+  private lastSweepAt = 0;
   private readonly reported = new Set<string>(); // entries already logged as unwritable
   private readonly settledListeners: Array<(accountIds: string[]) => void> = [];
 
@@ -71,6 +74,7 @@ export class Settler {
   }
 
   private async tick(): Promise<void> {
+    await this.sweep();
     try {
       // Keep going while batches come back full, then wait for the next interval.
       while (!this.stopped && (await this.flushOnce()) >= (this.options.batchSize ?? 500));
@@ -81,6 +85,19 @@ export class Settler {
       this.failing = true;
     }
     this.schedule();
+  }
+
+  /** Holds abandoned by a dead instance are settled by their progress here, then queued like captures. */
+  private async sweep(): Promise<void> {
+    const now = Date.now();
+    if (now - this.lastSweepAt < (this.options.sweepIntervalMs ?? 2_000)) return;
+    this.lastSweepAt = now;
+    try {
+      const swept = await this.options.holds.sweepExpired();
+      if (swept.settled > 0) this.options.log.info(swept, 'expired holds settled by their recorded progress');
+    } catch (error) {
+      this.options.log.warn({ err: error }, 'sweeping expired holds failed; retried at the next sweep');
+    }
   }
 
   private async settleBatch(): Promise<number> {
@@ -130,6 +147,15 @@ export class Settler {
     if (written.length === 0) throw lastError; // nothing got through: Postgres itself is the problem
     return written.length;
   }
+}
+
+/** Which of these request ids Postgres has settled (their usage row is written with their ledger row). */
+export async function committedRequestIds(database: Database, requestIds: string[]): Promise<Set<string>> {
+  if (requestIds.length === 0) return new Set();
+  const rows = await database.rows<{ id: string }>(
+    sql`select id from usage_events where id = any(array(select jsonb_array_elements_text(${JSON.stringify(requestIds)}::jsonb)))`,
+  );
+  return new Set(rows.map((row) => row.id));
 }
 
 /** Writes usage rows and ledger rows for a batch in one transaction; replays change nothing. */

@@ -265,18 +265,3 @@ export const balanceAlerts = pgTable(
   },
   (t) => [index('balance_alerts_account_created_idx').on(t.accountId, t.createdAt)],
 );
-
-// Holds are live in Redis (or in process); this table records holds that outlived their request
-// (expired or abandoned) so operators can audit them. Not on the hot path.
-export const holds = pgTable(
-  'holds',
-  {
-    id: text('id').primaryKey(),
-    accountId: text('account_id').notNull().references(() => accounts.id),
-    amount: tokens('amount').notNull(),
-    status: text('status', { enum: ['held', 'captured', 'voided', 'expired'] }).notNull(),
-    createdAt: createdAt(),
-    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
-  },
-  (t) => [index('holds_account_idx').on(t.accountId)],
-);

@@ -11,7 +11,7 @@ import { createTestDatabase, startTestGateway, type TestDatabase, type TestGatew
 const ROOT = new URL('../../', import.meta.url).pathname;
 const JOURNAL = JSON.parse(readFileSync(new URL('../../drizzle/meta/_journal.json', import.meta.url), 'utf8')) as { entries: { tag: string }[] };
 const ALL_TAGS = JOURNAL.entries.map((e) => e.tag);
-const TABLES = ['accounts', 'api_keys', 'auto_recharge_attempts', 'balance_alerts', 'holds', 'ledger_entries', 'packages', 'settings', 'stored_response_items', 'stored_responses', 'stripe_events', 'stripe_reversals', 'usage_events'];
+const TABLES = ['accounts', 'api_keys', 'auto_recharge_attempts', 'balance_alerts', 'ledger_entries', 'packages', 'settings', 'stored_response_items', 'stored_responses', 'stripe_events', 'stripe_reversals', 'usage_events'];
 
 const databases: TestDatabase[] = [];
 async function freshDatabase(): Promise<TestDatabase> {

@@ -7,6 +7,7 @@
 // journal, queues what was never acked, and rewrites the file with just those.
 import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type {
+  AccountInspection,
   BalanceLoader,
   BalanceView,
   HoldStore,
@@ -14,6 +15,8 @@ import type {
   ReserveRequest,
   ReserveResult,
   Settlement,
+  StoreStats,
+  SweepResult,
 } from './types.js';
 import { CAPTURE_MARKER_TTL_MS, checkInteger, checkReserveRequest, checkTokens, MirrorLoader, MISSING, type Missing } from './mirror.js';
 
@@ -27,6 +30,8 @@ export interface MemoryHoldStoreOptions {
 interface Hold {
   amountTokens: number;
   expiresAtMs: number;
+  /** What the request would be billed if it died now (the last extend's progress). */
+  progress?: Settlement;
 }
 
 /** One account, mirroring the Redis keys of RedisHoldStore field by field. */
@@ -44,6 +49,7 @@ interface AccountState {
 interface QueueEntry {
   settlement: Settlement;
   seq: number; // the account's captureSeq for this settlement
+  queuedAtMs: number;
 }
 
 type JournalLine = { type: 'queued'; id: string; settlement: Settlement } | { type: 'acked'; id: string };
@@ -70,36 +76,69 @@ export class MemoryHoldStore implements HoldStore {
     checkTokens('costTokens', settlement.costTokens);
     const account = this.account(settlement.accountId);
     const now = this.now();
-    dropExpired(account, now);
-    pruneCaptureMarkers(account, now);
-    if (!account.captured.has(holdId)) {
-      // Journal first: if the append throws, nothing has changed.
-      this.enqueue(settlement, account);
-      endHold(account, holdId);
-      account.captured.set(holdId, now + CAPTURE_MARKER_TTL_MS);
-      account.pendingTokens += settlement.costTokens;
-      if (account.balanceTokens !== null) account.balanceTokens -= settlement.costTokens;
-    }
+    this.dropExpired(account, now);
+    this.charge(account, holdId, settlement, now);
     if (account.balanceTokens !== null) return { balanceTokens: account.balanceTokens };
     // The charge is recorded in pending; loading the mirror tells us the balance it leaves.
     return { balanceTokens: (await this.view(settlement.accountId)).balanceTokens };
   }
 
-  async extend(accountId: string, holdId: string, ttlSeconds: number): Promise<boolean> {
+  async extend(accountId: string, holdId: string, ttlSeconds: number, progress?: Settlement): Promise<boolean> {
     if (!Number.isFinite(ttlSeconds) || ttlSeconds <= 0) throw new RangeError(`ttlSeconds must be positive, got ${ttlSeconds}`);
+    if (progress) {
+      checkTokens('progress costTokens', progress.costTokens);
+      if (progress.accountId !== accountId) throw new RangeError(`progress belongs to account ${progress.accountId}, not ${accountId}`);
+    }
     const account = this.account(accountId);
     const now = this.now();
-    dropExpired(account, now);
+    this.dropExpired(account, now);
     const hold = account.holds.get(holdId);
     if (!hold) return false;
     hold.expiresAtMs = now + ttlSeconds * 1000;
+    if (progress) hold.progress = progress;
     return true;
   }
 
   async void(accountId: string, holdId: string): Promise<void> {
     const account = this.account(accountId);
-    dropExpired(account, this.now());
+    this.dropExpired(account, this.now());
     endHold(account, holdId);
+  }
+
+  async sweepExpired(): Promise<SweepResult> {
+    const result: SweepResult = { settled: 0, voided: 0 };
+    const now = this.now();
+    for (const account of this.accounts.values()) {
+      const swept = this.dropExpired(account, now);
+      result.settled += swept.settled;
+      result.voided += swept.voided;
+    }
+    return result;
+  }
+
+  async inspect(accountIds: string[]): Promise<Map<string, AccountInspection>> {
+    const now = this.now();
+    const result = new Map<string, AccountInspection>();
+    for (const id of accountIds) {
+      const account = this.accounts.get(id);
+      const holds = account ? [...account.holds.values()] : [];
+      result.set(id, {
+        balanceTokens: account?.balanceTokens ?? null,
+        heldTokens: account?.heldTokens ?? 0,
+        pendingTokens: account?.pendingTokens ?? 0,
+        openHolds: holds.length,
+        expiredHolds: holds.filter((hold) => hold.expiresAtMs <= now).length,
+      });
+    }
+    return result;
+  }
+
+  async stats(): Promise<StoreStats> {
+    const now = this.now();
+    let expiredHolds = 0;
+    for (const account of this.accounts.values()) for (const hold of account.holds.values()) if (hold.expiresAtMs <= now) expiredHolds += 1;
+    const oldest = this.queue.values().next();
+    return { queuedSettlements: this.queue.size, oldestQueuedAtMs: oldest.done ? null : oldest.value.queuedAtMs, expiredHolds };
   }
 
   async view(accountId: string): Promise<BalanceView> {
@@ -162,7 +201,7 @@ export class MemoryHoldStore implements HoldStore {
   private tryReserve(request: ReserveRequest): ReserveResult | Missing {
     const account = this.account(request.accountId);
     const now = this.now();
-    dropExpired(account, now);
+    this.dropExpired(account, now);
     if (account.balanceTokens === null) return MISSING;
     const available = account.balanceTokens - account.heldTokens;
     const existing = account.holds.get(request.holdId);
@@ -177,7 +216,7 @@ export class MemoryHoldStore implements HoldStore {
 
   private tryView(accountId: string): BalanceView | Missing {
     const account = this.account(accountId);
-    dropExpired(account, this.now());
+    this.dropExpired(account, this.now());
     if (account.balanceTokens === null) return MISSING;
     return { balanceTokens: account.balanceTokens, heldTokens: account.heldTokens };
   }
@@ -193,11 +232,39 @@ export class MemoryHoldStore implements HoldStore {
     account.loadedAtSeq = account.captureSeq;
   }
 
+  /** Charges a hold once (the marker refuses a second capture), as RedisHoldStore's charge(). */
+  private charge(account: AccountState, holdId: string, settlement: Settlement, now: number): void {
+    pruneCaptureMarkers(account, now);
+    if (account.captured.has(holdId)) return;
+    // Journal first: if the append throws, nothing has changed.
+    this.enqueue(settlement, account);
+    endHold(account, holdId);
+    account.captured.set(holdId, now + CAPTURE_MARKER_TTL_MS);
+    account.pendingTokens += settlement.costTokens;
+    if (account.balanceTokens !== null) account.balanceTokens -= settlement.costTokens;
+  }
+
+  /** Ends expired holds: settled by their last progress (their request died), else released. */
+  private dropExpired(account: AccountState, now: number): SweepResult {
+    const result: SweepResult = { settled: 0, voided: 0 };
+    for (const [holdId, hold] of account.holds) {
+      if (hold.expiresAtMs > now) continue;
+      if (hold.progress) {
+        this.charge(account, holdId, hold.progress, now);
+        result.settled += 1;
+      } else {
+        endHold(account, holdId);
+        result.voided += 1;
+      }
+    }
+    return result;
+  }
+
   private enqueue(settlement: Settlement, account: AccountState): void {
     const id = String(this.nextId++);
     if (this.options.journalFile) appendJournal(this.options.journalFile, { type: 'queued', id, settlement });
     account.captureSeq += 1;
-    this.queue.set(id, { settlement, seq: account.captureSeq });
+    this.queue.set(id, { settlement, seq: account.captureSeq, queuedAtMs: this.now() });
   }
 
   /**
@@ -226,17 +293,11 @@ export class MemoryHoldStore implements HoldStore {
       const account = this.account(settlement.accountId);
       account.captureSeq += 1;
       account.pendingTokens += settlement.costTokens;
-      this.queue.set(id, { settlement, seq: account.captureSeq });
+      this.queue.set(id, { settlement, seq: account.captureSeq, queuedAtMs: this.now() });
     }
     const compacted = [...unacked].map(([id, settlement]) => journalText({ type: 'queued', id, settlement }));
     writeFileSync(`${file}.tmp`, compacted.join(''));
     renameSync(`${file}.tmp`, file); // atomic: a crash leaves either the old or the compacted journal
-  }
-}
-
-function dropExpired(account: AccountState, now: number): void {
-  for (const [holdId, hold] of account.holds) {
-    if (hold.expiresAtMs <= now) endHold(account, holdId);
   }
 }
 

@@ -22,6 +22,7 @@ export interface Settlement {
   costTokens: number;
   rates: Record<string, unknown>;
   usageSource: 'provider' | 'estimated';
+  /** 'interrupted': settled by a hold's last recorded progress after its instance died. */
   status: 'ok' | 'error' | 'client_aborted' | 'interrupted';
   latencyMs: number;
   stream: boolean;
@@ -76,8 +77,49 @@ export interface HoldStore {
   claimSettlements(max: number): Promise<QueuedSettlement[]>;
   /** Marks settlements as written to Postgres. */
   ackSettlements(entries: QueuedSettlement[]): Promise<void>;
+  /**
+   * The sweeper: ends holds that expired without capture (their instance died or stopped extending
+   * them). One that recorded progress is charged by it (queued like a capture, billed once: the marker
+   * of its hold id refuses a later capture); one without progress is voided. Safe on every instance at once.
+   */
+  sweepExpired(max?: number): Promise<SweepResult>;
+  /** What the store holds for these accounts, for reconcile (read-only; no mirror is loaded). */
+  inspect(accountIds: string[]): Promise<Map<string, AccountInspection>>;
+  /** The settlement queue and hold expiry, for reconcile. */
+  stats(): Promise<StoreStats>;
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface SweepResult {
+  settled: number;
+  voided: number;
+}
+
+export interface AccountInspection {
+  /** null: no mirror loaded (it is loaded from Postgres on the next use). */
+  balanceTokens: number | null;
+  heldTokens: number;
+  /** Captured and queued, not yet acknowledged as written to Postgres. */
+  pendingTokens: number;
+  openHolds: number;
+  /** Holds past their expiry that no step has ended yet (the sweeper will). */
+  expiredHolds: number;
+  /** Captures in this instance's local journal that Postgres does not have yet (durable stores only). */
+  journaledCaptures?: number;
+  /** Mirror resets Redis refused, waiting in this instance's outbox (durable stores only). */
+  owedMirrorResets?: number;
+}
+
+export interface StoreStats {
+  queuedSettlements: number;
+  /** When the oldest queued settlement was captured (ms since the epoch), null when none. */
+  oldestQueuedAtMs: number | null;
+  expiredHolds: number;
+  /** Captures in this instance's local journal that Postgres does not have yet (durable stores only). */
+  journaledCaptures?: number;
+  /** Mirror resets Redis refused, waiting in this instance's outbox (durable stores only). */
+  owedMirrorResets?: number;
 }
 
 /** Reads an account's Postgres balance; the store calls it when its mirror is missing. */
