@@ -139,7 +139,7 @@ describe('refused before any hold', () => {
     const { key, accountId } = await funded(env.gw, 1_000_000);
     const cases: [unknown, string | null, string][] = [
       [{ model: 'gpt-image-1', prompt: 'x', stream: true }, 'stream', 'unsupported_parameter'],
-      [{ model: 'gpt-image-1', prompt: 'x', partial_images: 2 }, null, 'invalid_request'],
+      [{ model: 'gpt-image-1', prompt: 'x', partial_images: 2 }, 'partial_images', 'invalid_request'],
       [{ model: 'gpt-image-1' }, 'prompt', 'invalid_request'],
       [{ model: 'gpt-4o-mini', prompt: 'x' }, 'model', 'model_not_found'],
       [{ model: 'no-such-model', prompt: 'x' }, 'model', 'model_not_found'],
