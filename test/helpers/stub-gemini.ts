@@ -24,7 +24,7 @@ export type GeminiScript =
   /** A JSON body (a GenerateContentResponse or a Google error) with the given status. */
   | { kind: 'json'; status?: number; body: unknown }
   /** SSE: headers at once, then each event as one `data:` line (the first after `firstAfterMs`), then the end. */
-  | { kind: 'stream'; events: unknown[]; everyMs?: number; firstAfterMs?: number }
+  | { kind: 'stream'; events: unknown[]; everyMs?: number; firstAfterMs?: number; pauseBefore?: { index: number; until: Promise<void> } }
   /** Never answers; the request is recorded and the connection stays open until the peer closes it. */
   | { kind: 'silent' };
 
@@ -207,7 +207,8 @@ export async function startStubGemini(apiKey = 'gemini-test-key'): Promise<StubG
         res.writeHead(200, { 'content-type': 'text/event-stream' });
         res.flushHeaders();
         if (script.firstAfterMs) await new Promise((resolve) => setTimeout(resolve, script.firstAfterMs));
-        for (const event of script.events) {
+        for (const [index, event] of script.events.entries()) {
+          if (script.pauseBefore?.index === index) await script.pauseBefore.until;
           if (res.destroyed) return;
           res.write(`data: ${JSON.stringify(event)}\r\n\r\n`);
           if (script.everyMs) await new Promise((resolve) => setTimeout(resolve, script.everyMs));
