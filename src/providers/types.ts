@@ -53,6 +53,21 @@ export interface ResourceRequest {
 }
 
 /**
+ * How a provider that serves the Responses API by translation, and keeps nothing, says so (Gemini).
+ * Its responses are never stored: they cannot be read, deleted or continued, and the gateway records
+ * no owner for them.
+ */
+export interface StatelessResponses {
+  /**
+   * Checks a Responses body before anything is held: throws an ApiError (400) for what needs stored
+   * state (previous_response_id, store: true, item_reference) or cannot be translated.
+   */
+  check(body: Record<string, unknown>): void;
+  /** Whether an id names one of its responses, so reading it is a clear 400 rather than a 404. */
+  ownsResponseId(id: string): boolean;
+}
+
+/**
  * A provider adapter. Every adapter serves chat; the other endpoints are optional, and a route whose
  * endpoint a model's provider lacks answers 400 rather than forwarding somewhere wrong.
  */
@@ -60,6 +75,8 @@ export interface ChatProvider {
   readonly name: string;
   chat(request: ChatRequest): Promise<ChatResponse>;
   responses?(request: EndpointRequest): Promise<ChatResponse>;
+  /** Present when `responses` is a stateless translation; absent when the provider stores responses (OpenAI). */
+  readonly statelessResponses?: StatelessResponses;
   embeddings?(request: EndpointRequest): Promise<ChatResponse>;
   images?(request: EndpointRequest): Promise<ChatResponse>;
   resource?(request: ResourceRequest): Promise<ChatResponse>;

@@ -1,6 +1,7 @@
 // POST /v1/embeddings as a metered operation: the hold is the inputs' tokens at the model's input rate
-// (there is no output to clamp), the charge the provider's `prompt_tokens`. `encoding_format` (the
-// openai SDK asks for base64 unless told otherwise), `dimensions` and `user` pass through unchanged.
+// (there is no output to clamp), the charge the provider's `prompt_tokens` (or, from a provider that
+// reports none, the counted tokens, as estimated). `encoding_format` (the openai SDK asks for base64
+// unless told otherwise), `dimensions` and `user` pass through unchanged.
 import { z } from 'zod';
 import { runMeteredCall, type HoldRequestPlan, type MeteredOperation, type MeteredRequest, type MeteredUsage, type StreamMeter } from '../billing/metered-call/index.js';
 import type { EmbeddingModel } from '../billing/price-table.js';
@@ -9,6 +10,7 @@ import type { Deps } from '../deps.js';
 import type { AuthContext } from '../http/context.js';
 import { badRequest, forbidden, fromZodError } from '../http/errors.js';
 import { embeddingInputTokens } from '../metering/embedding-input.js';
+import { isJsonObject } from '../metering/guards.js';
 import { usageFromEmbeddings } from '../metering/usage.js';
 import type { ChatProvider, ChatResponse, EndpointRequest } from '../providers/types.js';
 
@@ -70,6 +72,8 @@ class EmbeddingsOperation implements MeteredOperation {
   readonly stream = false;
   readonly rates: Record<string, unknown>;
   private inputTokens = 0;
+  /** The answer's usage is the gateway's count, not the provider's. */
+  private usageCounted = false;
 
   constructor(
     private readonly body: EmbeddingsRequestBody,
@@ -91,12 +95,28 @@ class EmbeddingsOperation implements MeteredOperation {
     return { amountTokens, minimumTokens: amountTokens };
   }
 
-  forward(_heldTokens: number, signal: AbortSignal): Promise<ChatResponse> {
+  async forward(_heldTokens: number, signal: AbortSignal): Promise<ChatResponse> {
     const { model } = this;
-    return this.call({ model, body: { ...this.body, model: model.upstreamModel }, stream: false, signal, header: this.header });
+    const response = await this.call({ model, body: { ...this.body, model: model.upstreamModel }, stream: false, signal, header: this.header });
+    return this.withCountedUsage(response);
+  }
+
+  /**
+   * An answer without usage (Gemini's embed API reports no token counts) gets the gateway's own count
+   * as its `usage`, so every client reads prompt_tokens as from OpenAI; the charge is then marked
+   * estimated, and the answer says so in `x-tokengate-usage-source`.
+   */
+  private withCountedUsage(response: ChatResponse): ChatResponse {
+    if (response.kind !== 'buffered' || response.status >= 400) return response;
+    const json = parseJsonOrNull(response.bytes);
+    if (!isJsonObject(json) || usageFromEmbeddings(json.usage)) return response;
+    this.usageCounted = true;
+    json.usage = { prompt_tokens: this.inputTokens, total_tokens: this.inputTokens };
+    return { ...response, passHeaders: { ...response.passHeaders, 'x-tokengate-usage-source': 'estimated' }, bytes: Buffer.from(JSON.stringify(json)) };
   }
 
   usageFromBody(json: unknown): MeteredUsage | null {
+    if (this.usageCounted) return null; // our own count: billed through estimateFromBody, as estimated
     const usage = usageFromEmbeddings((json as { usage?: unknown } | null)?.usage);
     return usage && { ...usage, images: 0 };
   }
@@ -125,5 +145,13 @@ class EmbeddingsOperation implements MeteredOperation {
   /** The inputs' tokens, as counted for the hold: what the provider bills for them. */
   estimateWithoutAnswer(): MeteredUsage {
     return { inputTokens: this.inputTokens, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0, images: 0 };
+  }
+}
+
+function parseJsonOrNull(bytes: Uint8Array): unknown {
+  try {
+    return JSON.parse(Buffer.from(bytes).toString('utf8'));
+  } catch {
+    return null;
   }
 }

@@ -20,6 +20,7 @@ import type { ChatProvider, ChatResponse, EndpointRequest } from '../providers/t
 import { resolveChatModel } from './chat-completions.js';
 import { ResponseOwnership } from './responses-ownership.js';
 import { finishedOf, ResponseRecorder } from './responses-recording.js';
+import { refuseUnstored } from './responses-stateless.js';
 import { refuseUnsupported, responsesRequestSchema, type ResponsesRequestBody } from './responses-request.js';
 
 /** OpenAI refuses a `max_output_tokens` below 16: a clamped cap never goes lower. */
@@ -33,7 +34,11 @@ export async function handleResponses(deps: Deps, request: MeteredRequest): Prom
   const body = parseBody(request.rawBody);
   refuseUnsupported(body);
   const model = resolveChatModel(deps, request.auth, body.model);
-  const call = responsesCallOf(deps, model);
+  const provider = responsesProviderOf(deps, model);
+  // A provider that translates the API and stores nothing refuses what needs stored state here,
+  // before any hold and before any lookup of stored responses (a 400, not a 404).
+  const stateless = provider.statelessResponses;
+  stateless?.check(body);
   const tools = checkTools(body.tools ?? [], deps.prices.toolPrices(model));
   if (!tools.ok) {
     throw badRequest(
@@ -44,9 +49,12 @@ export async function handleResponses(deps: Deps, request: MeteredRequest): Prom
   }
   const prompt = collectPrompt(body, model);
   const ownership = new ResponseOwnership(deps.db);
-  const continuedTokens = await continuedContextTokens(ownership, request.auth.accountId, body, prompt.itemReferences);
+  const continuedTokens = stateless ? 0 : await continuedContextTokens(deps, ownership, request.auth.accountId, body, prompt.itemReferences);
   const recorder =
-    body.store === false ? null : new ResponseRecorder(deps, ownership, { accountId: request.auth.accountId, requestId: request.requestId, model: model.id, provider: model.provider });
+    stateless || body.store === false
+      ? null
+      : new ResponseRecorder(deps, ownership, { accountId: request.auth.accountId, requestId: request.requestId, model: model.id, provider: model.provider });
+  const call: ResponsesCall = (endpoint) => provider.responses(endpoint);
   return runMeteredCall(deps, request, new ResponsesOperation({ body, model, call, tools: tools.billing, prompt, continuedTokens, recorder, header: request.header }));
 }
 
@@ -62,7 +70,9 @@ function parseBody(rawBody: string): ResponsesRequestBody {
   return parsed.data;
 }
 
-function responsesCallOf(deps: Deps, model: ChatModel): ResponsesCall {
+type ResponsesProvider = ChatProvider & Required<Pick<ChatProvider, 'responses'>>;
+
+function responsesProviderOf(deps: Deps, model: ChatModel): ResponsesProvider {
   const provider: ChatProvider | undefined = deps.providers.get(model.provider);
   if (!provider) throw badRequest(`The model '${model.id}' is not available: its provider '${model.provider}' is not enabled on this gateway.`, 'model', 'model_not_available');
   if (!provider.responses) {
@@ -72,7 +82,7 @@ function responsesCallOf(deps: Deps, model: ChatModel): ResponsesCall {
       'model_not_available',
     );
   }
-  return provider.responses.bind(provider);
+  return provider as ResponsesProvider;
 }
 
 function collectPrompt(body: ResponsesRequestBody, model: ChatModel): ResponsesPrompt {
@@ -90,11 +100,14 @@ function collectPrompt(body: ResponsesRequestBody, model: ChatModel): ResponsesP
  * account's own responses may be continued: anything else is 404 before the provider is asked. A
  * response that has not reported its usage adds nothing (see README, "Responses API").
  */
-async function continuedContextTokens(ownership: ResponseOwnership, accountId: string, body: ResponsesRequestBody, itemIds: readonly string[]): Promise<number> {
+async function continuedContextTokens(deps: Deps, ownership: ResponseOwnership, accountId: string, body: ResponsesRequestBody, itemIds: readonly string[]): Promise<number> {
   let tokens = 0;
   if (body.previous_response_id) {
     const previous = await ownership.find(accountId, body.previous_response_id);
-    if (!previous) throw new ApiError(404, 'not_found', `Previous response with id '${body.previous_response_id}' not found.`, 'not_found_error', 'previous_response_id');
+    if (!previous) {
+      refuseUnstored(deps, body.previous_response_id, 'previous_response_id');
+      throw new ApiError(404, 'not_found', `Previous response with id '${body.previous_response_id}' not found.`, 'not_found_error', 'previous_response_id');
+    }
     tokens += (previous.inputTokens ?? 0) + (previous.outputTokens ?? 0);
   }
   const referenced = await ownership.referencedItems(accountId, itemIds);

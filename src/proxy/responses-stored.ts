@@ -1,11 +1,13 @@
 // GET /v1/responses/{id}, DELETE /v1/responses/{id} and GET /v1/responses/{id}/input_items: reads of
 // responses stored at the provider, allowed only to the account that created them. Anything else is
-// 404 without asking the provider. Not metered: the provider does not bill them.
+// 404 without asking the provider (400 for the id of a response never stored: a Gemini one). Not
+// metered: the provider does not bill them.
 import type { Deps } from '../deps.js';
 import { jsonResponse, upstreamErrorBody } from '../billing/metered-call/answers.js';
 import { ApiError, notFound } from '../http/errors.js';
 import { UpstreamUnavailableError, type ChatResponse } from '../providers/types.js';
 import { ResponseOwnership } from './responses-ownership.js';
+import { refuseUnstored } from './responses-stateless.js';
 
 export interface StoredResponseRequest {
   accountId: string;
@@ -20,6 +22,7 @@ export interface StoredResponseRequest {
 }
 
 export async function handleStoredResponse(deps: Deps, request: StoredResponseRequest): Promise<Response> {
+  refuseUnstored(deps, request.responseId, null); // a Gemini response id: never stored, so 400 rather than 404
   const ownership = new ResponseOwnership(deps.db);
   const owned = await ownership.find(request.accountId, request.responseId);
   if (!owned) throw notFound(`Response with id '${request.responseId}' not found.`);

@@ -1,8 +1,12 @@
 // A stub of Google's Gemini API (generativelanguage.googleapis.com) on a random local port, speaking
 // its wire format: POST /v1beta/models/{model}:generateContent and
 // :streamGenerateContent?alt=sse, the key in `x-goog-api-key`, camelCase JSON, SSE events separated by
-// CRLF CRLF, and errors as {"error":{code,message,status,details}}. Each answer is scripted by the
-// test; every request is recorded so tests can assert the translation.
+// CRLF CRLF, and errors as {"error":{code,message,status,details}}; and the embedding methods
+// :embedContent ({content, outputDimensionality} -> {embedding: {values}}) and :batchEmbedContents
+// ({requests: [{model: "models/{model}", content, ...}]} -> {embeddings: [{values}]}, at most 100
+// requests), which report no token counts. Each answer is scripted by the test (embeddings default
+// to deterministic vectors of outputDimensionality, else 3072, values); every request is recorded so
+// tests can assert the translation.
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -20,15 +24,18 @@ export type GeminiScript =
   /** A JSON body (a GenerateContentResponse or a Google error) with the given status. */
   | { kind: 'json'; status?: number; body: unknown }
   /** SSE: headers at once, then each event as one `data:` line (the first after `firstAfterMs`), then the end. */
-  | { kind: 'stream'; events: unknown[]; everyMs?: number; firstAfterMs?: number }
+  | { kind: 'stream'; events: unknown[]; everyMs?: number; firstAfterMs?: number; pauseBefore?: { index: number; until: Promise<void> } }
   /** Never answers; the request is recorded and the connection stays open until the peer closes it. */
   | { kind: 'silent' };
 
 export type GeminiScripter = (request: RecordedGeminiRequest) => GeminiScript;
 
+export type GeminiMethod = 'generateContent' | 'streamGenerateContent' | 'embedContent' | 'batchEmbedContents';
+
 export interface RecordedGeminiRequest {
   path: string;
   model: string;
+  method: GeminiMethod;
   stream: boolean;
   headers: IncomingHttpHeaders;
   body: Record<string, unknown>;
@@ -91,10 +98,47 @@ export function googleError(code: number, status: string, message: string, detai
   return { kind: 'json', status: code, body: { error: { code, message, status, ...(details.length > 0 ? { details } : {}) } } };
 }
 
-const ROUTE = /^\/v1beta\/models\/([^/:?]+):(generateContent|streamGenerateContent)(\?.*)?$/;
+const ROUTE = /^\/v1beta\/models\/([^/:?]+):(generateContent|streamGenerateContent|embedContent|batchEmbedContents)(\?.*)?$/;
 
-const defaultScripter: GeminiScripter = (request) =>
-  request.stream ? { kind: 'stream', events: textEvents(['Hello', ' from Gemini.'], usageMetadata(10, 5)) } : { kind: 'json', body: geminiResponse({ text: 'Hello from Gemini.' }) };
+/** Google's default embedding size (gemini-embedding-001). */
+export const DEFAULT_EMBEDDING_DIMENSIONS = 3072;
+
+/** A deterministic embedding (values exact in float32, so base64 round-trips to the same numbers). */
+export function embeddingValues(index: number, dimensions: number): number[] {
+  return Array.from({ length: dimensions }, (_, i) => (((index + 1) * (i + 1)) % 64) / 16 - 2);
+}
+
+const dimensionsOf = (request: unknown) => {
+  const value = (request as { outputDimensionality?: unknown } | null)?.outputDimensionality;
+  return typeof value === 'number' ? value : DEFAULT_EMBEDDING_DIMENSIONS;
+};
+
+/** What Google answers an embedding request with: one vector per text, no usage. */
+export function embedAnswer(request: RecordedGeminiRequest): GeminiScript {
+  if (request.method === 'embedContent') return { kind: 'json', body: { embedding: { values: embeddingValues(0, dimensionsOf(request.body)) } } };
+  const requests = request.body.requests as unknown[];
+  return { kind: 'json', body: { embeddings: requests.map((item, index) => ({ values: embeddingValues(index, dimensionsOf(item)) })) } };
+}
+
+const defaultScripter: GeminiScripter = (request) => {
+  if (request.method === 'embedContent' || request.method === 'batchEmbedContents') return embedAnswer(request);
+  return request.stream ? { kind: 'stream', events: textEvents(['Hello', ' from Gemini.'], usageMetadata(10, 5)) } : { kind: 'json', body: geminiResponse({ text: 'Hello from Gemini.' }) };
+};
+
+/** Google's own checks of an embedding request's shape: a 400 INVALID_ARGUMENT message, or null. */
+function invalidEmbedRequest(model: string, method: GeminiMethod, body: Record<string, unknown>): string | null {
+  const hasText = (content: unknown) => Array.isArray((content as { parts?: unknown } | null)?.parts);
+  if (method === 'embedContent') return hasText(body.content) ? null : '* EmbedContentRequest.content: content is required';
+  if (method !== 'batchEmbedContents') return null;
+  const requests = body.requests;
+  if (!Array.isArray(requests) || requests.length === 0) return '* BatchEmbedContentsRequest.requests: requests is required';
+  if (requests.length > 100) return '* BatchEmbedContentsRequest.requests: at most 100 requests can be in one batch';
+  for (const item of requests as { model?: unknown; content?: unknown }[]) {
+    if (item.model !== `models/${model}`) return `* BatchEmbedContentsRequest.requests[].model: the model in each request must match the batch's model (models/${model})`;
+    if (!hasText(item.content)) return '* BatchEmbedContentsRequest.requests[].content: content is required';
+  }
+  return null;
+}
 
 export async function startStubGemini(apiKey = 'gemini-test-key'): Promise<StubGemini> {
   const requests: RecordedGeminiRequest[] = [];
@@ -128,7 +172,8 @@ export async function startStubGemini(apiKey = 'gemini-test-key'): Promise<StubG
       send(res, 400, { error: { code: 400, message: 'API key not valid. Please pass a valid API key.', status: 'INVALID_ARGUMENT', details } });
       return;
     }
-    const stream = route[2] === 'streamGenerateContent';
+    const method = route[2] as GeminiMethod;
+    const stream = method === 'streamGenerateContent';
     if (stream && new URLSearchParams(route[3]?.slice(1) ?? '').get('alt') !== 'sse') {
       send(res, 400, { error: { code: 400, message: 'stub: streams are only served as SSE (alt=sse)', status: 'INVALID_ARGUMENT' } });
       return;
@@ -136,6 +181,7 @@ export async function startStubGemini(apiKey = 'gemini-test-key'): Promise<StubG
     const recorded: RecordedGeminiRequest = {
       path: req.url ?? '',
       model: decodeURIComponent(route[1]!),
+      method,
       stream,
       headers: req.headers,
       body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>,
@@ -143,6 +189,11 @@ export async function startStubGemini(apiKey = 'gemini-test-key'): Promise<StubG
     };
     requests.push(recorded);
     waiters = waiters.filter((w) => (requests.length >= w.count ? (w.resolve(), false) : true));
+    const invalid = invalidEmbedRequest(recorded.model, method, recorded.body);
+    if (invalid) {
+      send(res, 400, { error: { code: 400, message: invalid, status: 'INVALID_ARGUMENT' } });
+      return;
+    }
 
     const next = queue.shift() ?? defaultScripter;
     const script = typeof next === 'function' ? next(recorded) : next;
@@ -156,7 +207,8 @@ export async function startStubGemini(apiKey = 'gemini-test-key'): Promise<StubG
         res.writeHead(200, { 'content-type': 'text/event-stream' });
         res.flushHeaders();
         if (script.firstAfterMs) await new Promise((resolve) => setTimeout(resolve, script.firstAfterMs));
-        for (const event of script.events) {
+        for (const [index, event] of script.events.entries()) {
+          if (script.pauseBefore?.index === index) await script.pauseBefore.until;
           if (res.destroyed) return;
           res.write(`data: ${JSON.stringify(event)}\r\n\r\n`);
           if (script.everyMs) await new Promise((resolve) => setTimeout(resolve, script.everyMs));

@@ -1,7 +1,7 @@
 // GET /v1/models and GET /v1/models/{id} in OpenAI's shape (issue 10): every kind of priced model whose
 // provider is enabled and that the key may use, `owned_by` naming the provider; anything else is 404
-// model_not_found. Gemini is enabled here (its upstream is never called): its models are listed, and
-// the routes not yet translated for it answer a clear 400.
+// model_not_found. Gemini is enabled here (its upstream is never called): its models are listed, its
+// embedding model among them, and a Gemini chat model on /v1/embeddings is model_not_found.
 import { describe, expect, it } from 'vitest';
 import { accountWithBalance, keyFor } from '../helpers/factories.js';
 import { startTestGateway } from '../helpers/harness.js';
@@ -23,6 +23,7 @@ describe('GET /v1/models', () => {
       ]),
     );
     expect(models).toContainEqual({ id: 'gemini-2.5-flash', object: 'model', created: 0, owned_by: 'gemini' });
+    expect(models).toContainEqual({ id: 'gemini-embedding-001', object: 'model', created: 0, owned_by: 'gemini' });
   });
 
   it('a key restricted to some models sees only those', async () => {
@@ -60,13 +61,9 @@ describe('GET /v1/models/{id}', () => {
     expect(await errorOf(response)).toEqual({ message: expect.stringContaining("'ft:gpt-4o-mini:acme::abc123'"), type: 'invalid_request_error', code: 'model_not_found', param: 'model' });
   });
 
-  it('Gemini models are not served on /v1/responses or /v1/embeddings yet: a clear 400, nothing held', async () => {
+  it('a Gemini chat model on /v1/embeddings is a clear 400 naming its kind, nothing held', async () => {
     const { key } = await funded(env.gw, 100_000);
-    const post = (path: string, body: unknown) => fetch(`${env.gw.url}/v1${path}`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    const responses = await post('/responses', { model: 'gemini-2.5-flash', input: 'Hi' });
-    expect(responses.status).toBe(400);
-    expect(await errorOf(responses)).toMatchObject({ code: 'model_not_available', param: 'model', message: expect.stringContaining('/v1/chat/completions') });
-    const embeddings = await post('/embeddings', { model: 'gemini-2.5-flash', input: 'Hi' });
+    const embeddings = await fetch(`${env.gw.url}/v1/embeddings`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gemini-2.5-flash', input: 'Hi' }) });
     expect(embeddings.status).toBe(400);
     expect(await errorOf(embeddings)).toMatchObject({ code: 'model_not_found', param: 'model', message: expect.stringContaining('chat model') });
     expect(env.stub.requests).toEqual([]);

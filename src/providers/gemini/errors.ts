@@ -3,7 +3,7 @@
 // Google account (API key, permissions, quota: project numbers, limits) the client gets a plain
 // statement instead.
 import type { ErrorBody } from '../../http/errors.js';
-import type { OpenAIUsage } from './response.js';
+import type { ChatResponse } from '../types.js';
 
 export interface GoogleError {
   code?: number;
@@ -14,7 +14,8 @@ export interface GoogleError {
 
 export interface MappedError {
   status: number;
-  body: ErrorBody & { usage?: OpenAIUsage };
+  /** `usage` in the wire format's own shape (chat's or the Responses API's), for the core to bill. */
+  body: ErrorBody & { usage?: object };
   headers: Record<string, string>;
 }
 
@@ -65,9 +66,10 @@ export function mapGoogleError(httpStatus: number, error: GoogleError, model: st
 /**
  * Google answers a blocked prompt with HTTP 200, promptFeedback.blockReason and no candidates: an
  * error for the client. It carries usage when Google reported it, so the core bills those prompt
- * tokens (Google bills a 200); without usage nothing is billed.
+ * tokens (Google bills a 200); without usage nothing is billed. `param` names the prompt as the
+ * client's API does (`messages` for chat, `input` for Responses).
  */
-export function blockedPromptError(reason: string, usage: OpenAIUsage | null): MappedError {
+export function blockedPromptError(reason: string, usage: object | null, param = 'messages'): MappedError {
   return {
     status: 400,
     headers: {},
@@ -76,7 +78,7 @@ export function blockedPromptError(reason: string, usage: OpenAIUsage | null): M
         message: `Gemini blocked the prompt (blockReason: ${reason}). Change the prompt; retrying it unchanged will be blocked again.`,
         type: 'invalid_request_error',
         code: 'content_filter',
-        param: 'messages',
+        param,
       },
       ...(usage ? { usage } : {}),
     },
@@ -88,4 +90,11 @@ function retryDelaySeconds(error: GoogleError): number | null {
   const delay = (error.details ?? []).find((detail) => detail['@type']?.endsWith('google.rpc.RetryInfo'))?.retryDelay;
   const seconds = typeof delay === 'string' ? Number(/^(\d+(?:\.\d+)?)s$/.exec(delay)?.[1]) : NaN;
   return Number.isFinite(seconds) ? Math.max(1, Math.ceil(seconds)) : null;
+}
+
+const encoder = new TextEncoder();
+
+/** A mapped error as the adapter's answer. */
+export function errorResponse(error: MappedError, passHeaders: Record<string, string>): ChatResponse {
+  return { kind: 'buffered', status: error.status, passHeaders: { ...passHeaders, ...error.headers }, bytes: encoder.encode(JSON.stringify(error.body)) };
 }

@@ -1,15 +1,20 @@
-// Google Gemini adapter: OpenAI chat completion bodies in, OpenAI-format bytes out, so the metering
-// core stays provider-blind. The call goes through @google/genai (generateContent and
+// Google Gemini adapter: OpenAI chat completion and Responses bodies in, OpenAI-format bytes out, so
+// the metering core stays provider-blind. Generation goes through @google/genai (generateContent and
 // streamGenerateContent?alt=sse, x-goog-api-key), with no retries and no automatic continuation: one
-// client request is exactly one billed Google request. Timeouts and aborts follow the shared
-// UpstreamDeadline, as for OpenAI.
-import { ApiError, GoogleGenAI, type GenerateContentResponse } from '@google/genai';
-import type { ChatProvider, ChatRequest, ChatResponse } from '../types.js';
+// client request is exactly one billed Google request. Embeddings go over plain HTTP (embeddings.ts).
+// Timeouts and aborts follow the shared UpstreamDeadline, as for OpenAI.
+import { ApiError, GoogleGenAI, type GenerateContentResponse, type GenerateContentResponseUsageMetadata } from '@google/genai';
+import { GoogleRest } from '../google-rest.js';
+import type { ChatProvider, ChatRequest, ChatResponse, EndpointRequest, StatelessResponses } from '../types.js';
 import { UpstreamDeadline } from '../upstream-deadline.js';
-import { blockedPromptError, mapGoogleError, parseGoogleError, type MappedError } from './errors.js';
+import { geminiEmbeddings } from './embeddings.js';
+import { blockedPromptError, errorResponse, mapGoogleError, parseGoogleError, type MappedError } from './errors.js';
 import { planGeminiRequest, type GeminiPlan } from './request.js';
 import { answerMeta, blockedPrompt, completionFrom, usageFrom } from './response.js';
-import { ChunkTranslator, GeminiEventStream } from './stream.js';
+import { GEMINI_RESPONSE_ID_PREFIX, responseMeta, ResponsesTranslator, responsesUsageFrom } from './responses-output.js';
+import { planResponsesRequest, type ResponsesPlan } from './responses-request.js';
+import { ResponsesFrames } from './responses-stream.js';
+import { ChatFrames, ChunkTranslator, GeminiEventStream, type FrameTranslator } from './stream.js';
 
 export interface GeminiProviderOptions {
   /** GEMINI_BASE_URL; Google's own when unset. */
@@ -18,26 +23,59 @@ export interface GeminiProviderOptions {
   timeoutMs: number;
 }
 
+/** How one wire format (chat completions, Responses) shows a Gemini answer. */
+interface Rendering {
+  /** A whole answer as the wire format's JSON body. */
+  whole(response: GenerateContentResponse): object;
+  /** The client's error for a prompt Google blocked, with the usage Google reported for it. */
+  blocked(reason: string, usage: GenerateContentResponseUsageMetadata | undefined): MappedError;
+  /** The frames of a stream whose first event is `first`. */
+  frames(first: GenerateContentResponse | null): FrameTranslator;
+}
+
 const encoder = new TextEncoder();
 
 export class GeminiProvider implements ChatProvider {
   readonly name = 'gemini';
   private readonly ai: GoogleGenAI;
+  private readonly rest: GoogleRest;
+
+  /** Gemini answers the Responses API by translation and stores nothing (README, "Gemini through /v1/responses"). */
+  readonly statelessResponses: StatelessResponses = {
+    check: (body) => void planResponsesRequest(body),
+    ownsResponseId: (id) => id.startsWith(GEMINI_RESPONSE_ID_PREFIX),
+  };
 
   constructor(private readonly options: GeminiProviderOptions) {
     this.ai = new GoogleGenAI({ apiKey: options.apiKey, vertexai: false, ...(options.baseUrl ? { httpOptions: { baseUrl: options.baseUrl } } : {}) });
+    this.rest = new GoogleRest(options, 'Gemini');
   }
 
-  async chat(request: ChatRequest): Promise<ChatResponse> {
+  chat(request: ChatRequest): Promise<ChatResponse> {
     const plan = planGeminiRequest(request.body); // a 400 here: Google is never called
-    const passHeaders: Record<string, string> = plan.ignored.length > 0 ? { 'x-tokengate-ignored-params': plan.ignored.join(', ') } : {};
+    return this.generate(plan, plan.ignored, request, chatRendering(plan));
+  }
+
+  responses(request: EndpointRequest): Promise<ChatResponse> {
+    const planned = planResponsesRequest(request.body);
+    return this.generate(planned.plan, planned.ignored, request, responsesRendering(planned));
+  }
+
+  embeddings(request: EndpointRequest): Promise<ChatResponse> {
+    return geminiEmbeddings(this.rest, request);
+  }
+
+  private async generate(plan: GeminiPlan, ignored: string[], request: { stream: boolean; signal: AbortSignal }, rendering: Rendering): Promise<ChatResponse> {
+    const passHeaders: Record<string, string> = ignored.length > 0 ? { 'x-tokengate-ignored-params': ignored.join(', ') } : {};
     const deadline = new UpstreamDeadline('Gemini', this.options.timeoutMs, request.signal);
     const params = { ...plan.params, config: { ...plan.params.config, abortSignal: deadline.signal, automaticContinuation: false } };
     try {
       if (!request.stream) {
         const response = await this.ai.models.generateContent(params);
         deadline.dispose();
-        return answer(response, plan, passHeaders);
+        const blocked = blockedPrompt(response);
+        if (blocked) return errorResponse(rendering.blocked(blocked, response.usageMetadata), passHeaders);
+        return { kind: 'buffered', status: 200, passHeaders, bytes: encoder.encode(JSON.stringify(rendering.whole(response))) };
       }
       const stream = await this.ai.models.generateContentStream(params);
       const upstream = stream[Symbol.asyncIterator]();
@@ -49,10 +87,9 @@ export class GeminiProvider implements ChatProvider {
       const blocked = firstResponse ? blockedPrompt(firstResponse) : null;
       if (blocked && firstResponse) {
         deadline.abort();
-        return errorResponse(blockedPromptError(blocked, usageFrom(firstResponse.usageMetadata)), passHeaders);
+        return errorResponse(rendering.blocked(blocked, firstResponse.usageMetadata), passHeaders);
       }
-      const translator = new ChunkTranslator(answerMeta(firstResponse ?? undefined, plan.params.model), plan.includeUsage);
-      return { kind: 'stream', status: 200, passHeaders, chunks: new GeminiEventStream(upstream, translator, deadline, firstResponse) };
+      return { kind: 'stream', status: 200, passHeaders, chunks: new GeminiEventStream(upstream, rendering.frames(firstResponse), deadline, firstResponse) };
     } catch (error) {
       if (error instanceof ApiError && !deadline.callerAborted) {
         deadline.abort(); // closes a stream whose first event was the error; a no-op for a read answer
@@ -63,13 +100,24 @@ export class GeminiProvider implements ChatProvider {
   }
 }
 
-function answer(response: GenerateContentResponse, plan: GeminiPlan, passHeaders: Record<string, string>): ChatResponse {
-  const blocked = blockedPrompt(response);
-  if (blocked) return errorResponse(blockedPromptError(blocked, usageFrom(response.usageMetadata)), passHeaders);
-  const completion = completionFrom(response, answerMeta(response, plan.params.model));
-  return { kind: 'buffered', status: 200, passHeaders, bytes: encoder.encode(JSON.stringify(completion)) };
+function chatRendering(plan: GeminiPlan): Rendering {
+  const model = plan.params.model;
+  return {
+    whole: (response) => completionFrom(response, answerMeta(response, model)),
+    blocked: (reason, usage) => blockedPromptError(reason, usageFrom(usage)),
+    frames: (first) => new ChatFrames(new ChunkTranslator(answerMeta(first ?? undefined, model), plan.includeUsage)),
+  };
 }
 
-function errorResponse(error: MappedError, passHeaders: Record<string, string>): ChatResponse {
-  return { kind: 'buffered', status: error.status, passHeaders: { ...passHeaders, ...error.headers }, bytes: encoder.encode(JSON.stringify(error.body)) };
+function responsesRendering({ plan, echo }: ResponsesPlan): Rendering {
+  const model = plan.params.model;
+  return {
+    whole: (response) => {
+      const translator = new ResponsesTranslator(responseMeta(response, model), echo);
+      translator.push(response);
+      return translator.final();
+    },
+    blocked: (reason, usage) => blockedPromptError(reason, responsesUsageFrom(usage), 'input'),
+    frames: (first) => new ResponsesFrames(new ResponsesTranslator(responseMeta(first ?? undefined, model), echo)),
+  };
 }

@@ -1,13 +1,14 @@
-// Gemini's streamed answer -> OpenAI chat.completion.chunk events, as SSE bytes.
+// Gemini's streamed answer -> the client's wire format, as SSE bytes.
 //
-// ChunkTranslator is pure: each Gemini response becomes zero or more chunks (role first, text deltas,
-// each tool call as an id/name chunk and then its arguments, the finish reason once), and the end adds
-// the usage chunk (`choices: []`) when the body asked for include_usage. GeminiEventStream pulls from
-// the SDK and hands out bytes; it ends with `data: [DONE]` only when Gemini gave a finish reason, so a
-// stream that broke off is seen as broken.
+// ChunkTranslator is pure: each Gemini response becomes zero or more chat.completion.chunk events
+// (role first, text deltas, each tool call as an id/name chunk and then its arguments, the finish
+// reason once), and the end adds the usage chunk (`choices: []`) when the body asked for
+// include_usage. ChatFrames makes them SSE frames, ending with `data: [DONE]` only when Gemini gave a
+// finish reason, so a stream that broke off is seen as broken. GeminiEventStream pulls from the SDK
+// and hands out the frames of any FrameTranslator (chat's, or the Responses API's in responses-stream.ts).
 import { ApiError, type GenerateContentResponse, type GenerateContentResponseUsageMetadata } from '@google/genai';
 import type { UpstreamDeadline } from '../upstream-deadline.js';
-import { mapGoogleError, parseGoogleError } from './errors.js';
+import { mapGoogleError, parseGoogleError, type MappedError } from './errors.js';
 import { finishReasonOf, toolCallOf, usageFrom, visibleParts, type AnswerMeta } from './response.js';
 
 type Chunk = Record<string, unknown>;
@@ -64,9 +65,44 @@ export class ChunkTranslator {
   }
 }
 
+/** Gemini's streamed answer as the SSE frames of one wire format. */
+export interface FrameTranslator {
+  /** Frames owed before any content (chat's role chunk; the Responses API's created and in_progress). */
+  start(): Uint8Array[];
+  push(response: GenerateContentResponse): Uint8Array[];
+  /** Gemini ended the stream: the closing frames (the terminal one only when Gemini said why it stopped). */
+  end(): Uint8Array[];
+  /** An error event inside the stream, in the wire format's shape; the stream ends after it. */
+  error(error: MappedError): Uint8Array[];
+}
+
 const encoder = new TextEncoder();
 const frame = (chunk: object) => encoder.encode(`data: ${JSON.stringify(chunk)}\n\n`);
 const DONE = encoder.encode('data: [DONE]\n\n');
+
+/** Chat completion chunks as SSE frames; `[DONE]` only after a finish reason. */
+export class ChatFrames implements FrameTranslator {
+  constructor(private readonly chunks: ChunkTranslator) {}
+
+  start(): Uint8Array[] {
+    return [frame(this.chunks.start())];
+  }
+
+  push(response: GenerateContentResponse): Uint8Array[] {
+    return this.chunks.push(response).map(frame);
+  }
+
+  end(): Uint8Array[] {
+    const frames = this.chunks.end().map(frame);
+    if (this.chunks.complete) frames.push(DONE);
+    return frames;
+  }
+
+  /** As OpenAI passes an error inside a chat stream: the error body as a data frame. */
+  error(error: MappedError): Uint8Array[] {
+    return [frame(error.body)];
+  }
+}
 
 /**
  * The SSE bytes of one streamed answer. A plain iterator rather than an async generator: `return()`
@@ -78,12 +114,12 @@ export class GeminiEventStream implements AsyncIterator<Uint8Array, undefined, u
 
   constructor(
     private readonly upstream: AsyncIterator<GenerateContentResponse>,
-    private readonly translator: ChunkTranslator,
+    private readonly translator: FrameTranslator,
     private readonly deadline: UpstreamDeadline,
     first: GenerateContentResponse | null,
   ) {
-    this.frames.push(frame(translator.start()));
-    if (first) this.frames.push(...translator.push(first).map(frame));
+    this.frames.push(...translator.start());
+    if (first) this.frames.push(...translator.push(first));
   }
 
   async next(): Promise<IteratorResult<Uint8Array, undefined>> {
@@ -107,9 +143,9 @@ export class GeminiEventStream implements AsyncIterator<Uint8Array, undefined, u
       result = await this.upstream.next();
     } catch (error) {
       this.finish();
-      // An error event inside the stream: passed on as OpenAI does, and the stream ends without [DONE].
+      // An error event inside the stream: passed on in the wire format's shape, and the stream ends there.
       if (error instanceof ApiError && !this.deadline.callerAborted) {
-        this.frames.push(frame(mapGoogleError(error.status, parseGoogleError(error.message), '').body));
+        this.frames.push(...this.translator.error(mapGoogleError(error.status, parseGoogleError(error.message), '')));
         return;
       }
       throw error; // the connection broke, or the caller aborted
@@ -117,11 +153,10 @@ export class GeminiEventStream implements AsyncIterator<Uint8Array, undefined, u
     if (this.ended) return; // closed by return() while this read was pending
     if (result.done) {
       this.finish();
-      this.frames.push(...this.translator.end().map(frame));
-      if (this.translator.complete) this.frames.push(DONE);
+      this.frames.push(...this.translator.end());
       return;
     }
-    this.frames.push(...this.translator.push(result.value).map(frame));
+    this.frames.push(...this.translator.push(result.value));
   }
 
   private finish(): void {

@@ -1,12 +1,8 @@
 // Google image generation behind OpenAI's POST /images/generations: Imagen (`:predict`) and Gemini
 // image output (`:generateContent`), called over HTTP with `x-goog-api-key` (GEMINI_API_KEY,
-// GEMINI_BASE_URL). Not through @google/genai: its 2.x generateImages refuses an API key outside
-// Vertex. Timeouts and aborts are every adapter's (UpstreamDeadline), through the OpenAI adapter's
-// node:http wiring (UpstreamCall). One client request is exactly one Google request, never retried.
-import http from 'node:http';
-import https from 'node:https';
-import { readAll, UpstreamCall } from '../openai/index.js';
-import { UpstreamDeadline } from '../upstream-deadline.js';
+// GEMINI_BASE_URL; see ../google-rest.ts). Not through @google/genai: its 2.x generateImages refuses
+// an API key outside Vertex. One client request is exactly one Google request, never retried.
+import { GoogleRest, type GoogleRestOptions } from '../google-rest.js';
 import type { ChatProvider, ChatResponse, EndpointRequest } from '../types.js';
 import { mapGoogleImageError, type ImageErrorAnswer } from './errors.js';
 import { geminiImage } from './gemini-image.js';
@@ -14,26 +10,15 @@ import { imagen } from './imagen.js';
 import { googleImageOptions } from './options.js';
 import type { ImageTranslation } from './translation.js';
 
-export interface GoogleImagesOptions {
-  /** GEMINI_BASE_URL: the API root, without `/v1beta`; Google's own when unset. */
-  baseUrl?: string;
-  apiKey: string;
-  timeoutMs: number;
-}
+export type GoogleImagesOptions = GoogleRestOptions;
 
-const GOOGLE_API = 'https://generativelanguage.googleapis.com';
 const encoder = new TextEncoder();
 
 export class GoogleImages {
-  private readonly base: string;
-  private readonly agent: http.Agent;
-  private readonly send: typeof http.request;
+  private readonly rest: GoogleRest;
 
-  constructor(private readonly options: GoogleImagesOptions) {
-    this.base = `${(options.baseUrl ?? GOOGLE_API).replace(/\/+$/, '')}/v1beta/models/`;
-    const secure = new URL(this.base).protocol === 'https:';
-    this.agent = secure ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
-    this.send = secure ? https.request : http.request;
+  constructor(options: GoogleImagesOptions) {
+    this.rest = new GoogleRest(options, 'Google');
   }
 
   /** An OpenAI image generation body in, an OpenAI `ImagesResponse` (or error) out, as bytes. */
@@ -46,8 +31,7 @@ export class GoogleImages {
     const { options } = planned;
     const passHeaders: Record<string, string> = options.ignored.length > 0 ? { 'x-tokengate-ignored-params': options.ignored.join(', ') } : {};
 
-    const url = new URL(`${this.base}${encodeURIComponent(model)}:${translation.method}`);
-    const { status, bytes } = await this.post(url, JSON.stringify(translation.request(options)), request.signal);
+    const { status, bytes } = await this.rest.post(model, translation.method, translation.request(options), request.signal);
     const json = parseJson(bytes);
     if (status >= 400) return errorResponse(mapGoogleImageError(status, Buffer.from(bytes).toString('utf8'), model), passHeaders);
     // Not JSON: the lifecycle answers 502 upstream_malformed and bills nothing.
@@ -57,24 +41,6 @@ export class GoogleImages {
     if (answer.kind === 'error') return errorResponse(answer.error, passHeaders);
     if (answer.filtered > 0) passHeaders['x-tokengate-images-filtered'] = String(answer.filtered);
     return { kind: 'buffered', status: 200, passHeaders, bytes: encoder.encode(JSON.stringify(answer.body)) };
-  }
-
-  private async post(url: URL, payload: string, signal: AbortSignal): Promise<{ status: number; bytes: Uint8Array }> {
-    const call = new UpstreamCall(new UpstreamDeadline('Google', this.options.timeoutMs, signal));
-    try {
-      const response = await call.start(
-        () =>
-          this.send(url, {
-            method: 'POST',
-            agent: this.agent,
-            headers: { 'x-goog-api-key': this.options.apiKey, 'content-type': 'application/json', accept: 'application/json' },
-          }),
-        payload,
-      );
-      return { status: response.statusCode ?? 502, bytes: await readAll(response) };
-    } catch (error) {
-      throw call.explain(error);
-    }
   }
 }
 
