@@ -1,10 +1,10 @@
 // The key's own account (SPEC section 4, "Account"): every query is scoped to the authenticated account.
-import { and, desc, eq, lt } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { accountView, findAccount } from '../../accounts/accounts.js';
 import { latestAlert, publicAlert } from '../../alerts/alerts.js';
-import { ledgerEntries, ledgerTypes } from '../../db/schema.js';
+import { ledgerPage } from '../../billing/ledger-history.js';
+import { ledgerTypes } from '../../db/schema.js';
 import { requireKey } from '../../http/auth.js';
 import { parseQuery } from '../../http/body.js';
 import type { AppEnv } from '../../http/context.js';
@@ -36,20 +36,7 @@ const transactionsQuery = z.object({
 });
 
 accountRoutes.get('/transactions', async (c) => {
-  const { db } = c.get('deps');
   const query = parseQuery(c, transactionsQuery);
-  const rows = await db
-    .select()
-    .from(ledgerEntries)
-    .where(
-      and(
-        eq(ledgerEntries.accountId, c.get('auth').accountId),
-        query.type ? eq(ledgerEntries.type, query.type) : undefined,
-        query.cursor ? lt(ledgerEntries.id, query.cursor) : undefined,
-      ),
-    )
-    .orderBy(desc(ledgerEntries.id))
-    .limit(query.limit + 1);
-  const page = rows.slice(0, query.limit);
-  return c.json({ data: page.map(publicLedgerEntry), nextCursor: rows.length > query.limit ? String(page.at(-1)!.id) : null });
+  const { rows, nextCursor } = await ledgerPage(c.get('deps').db, c.get('auth').accountId, query);
+  return c.json({ data: rows.map(publicLedgerEntry), nextCursor });
 });

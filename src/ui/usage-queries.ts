@@ -1,0 +1,110 @@
+// The dashboard's usage reads: one query per widget, on the (account_id, created_at) and (created_at)
+// indexes of usage_events. accountId null means every account (admin pages).
+import { and, desc, eq, gte, lt, sql, type SQL } from 'drizzle-orm';
+import { resultRows, type Db } from '../db/client.js';
+import { usageEvents } from '../db/schema.js';
+
+export type UsageGroup = 'model' | 'operation';
+
+export interface UsageRange {
+  accountId: string | null;
+  from: Date; // inclusive
+  to: Date; // exclusive
+}
+
+export interface DayBucket {
+  day: string; // YYYY-MM-DD (UTC)
+  group: string;
+  tokens: number;
+  cost: number;
+  requests: number;
+}
+
+const groupColumn = (group: UsageGroup) => (group === 'model' ? sql`model` : sql`coalesce(operation, '(none)')`);
+
+function rangeFilter(range: UsageRange): SQL {
+  return sql`${range.accountId ? sql`account_id = ${range.accountId} and ` : sql``}created_at >= ${range.from.toISOString()} and created_at < ${range.to.toISOString()}`;
+}
+
+const num = (value: unknown) => Number(value ?? 0);
+
+/** Provider tokens (input + output), cost and requests per UTC day and model or operation. */
+export async function usageByDay(db: Db, range: UsageRange, group: UsageGroup): Promise<DayBucket[]> {
+  const rows = await db.execute(sql`
+    select to_char(date_trunc('day', created_at at time zone 'UTC'), 'YYYY-MM-DD') as day, ${groupColumn(group)} as grp,
+      sum(input_tokens + output_tokens) as tokens, sum(cost) as cost, count(*) as requests
+    from usage_events where ${rangeFilter(range)}
+    group by 1, 2 order by 1, 2`);
+  return resultRows<Record<string, unknown>>(rows).map((r) => ({ day: String(r.day), group: String(r.grp), tokens: num(r.tokens), cost: num(r.cost), requests: num(r.requests) }));
+}
+
+export interface GroupTotal {
+  group: string;
+  requests: number;
+  inputTokens: number;
+  outputTokens: number;
+  cost: number;
+}
+
+/** Totals per model or operation over the range (the breakdown tables). */
+export async function usageTotals(db: Db, range: UsageRange, group: UsageGroup): Promise<GroupTotal[]> {
+  const rows = await db.execute(sql`
+    select ${groupColumn(group)} as grp, count(*) as requests, sum(input_tokens) as input, sum(output_tokens) as output, sum(cost) as cost
+    from usage_events where ${rangeFilter(range)}
+    group by 1 order by sum(cost) desc, 1`);
+  return resultRows<Record<string, unknown>>(rows).map((r) => ({ group: String(r.grp), requests: num(r.requests), inputTokens: num(r.input), outputTokens: num(r.output), cost: num(r.cost) }));
+}
+
+export interface UsageFilters {
+  from?: Date;
+  to?: Date;
+  model?: string;
+  operation?: string;
+  cursor?: UsageCursor;
+  limit: number;
+}
+
+/** Position in a newest-first listing: created_at (ISO, microseconds) and id. */
+export interface UsageCursor {
+  at: string;
+  id: string;
+}
+
+export const encodeUsageCursor = (cursor: UsageCursor) => Buffer.from(JSON.stringify([cursor.at, cursor.id])).toString('base64url');
+
+export function decodeUsageCursor(text: string | undefined): UsageCursor | undefined {
+  if (!text) return undefined;
+  try {
+    const value: unknown = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+    if (Array.isArray(value) && typeof value[0] === 'string' && typeof value[1] === 'string' && !Number.isNaN(Date.parse(value[0]))) return { at: value[0], id: value[1] };
+  } catch {
+    // not one of ours: the first page
+  }
+  return undefined;
+}
+
+const createdAtText = sql<string>`to_char(${usageEvents.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
+export type UsageRow = typeof usageEvents.$inferSelect;
+
+/** One page of an account's usage rows, newest first. */
+export async function usagePage(db: Db, accountId: string, filters: UsageFilters): Promise<{ rows: UsageRow[]; nextCursor: string | null }> {
+  const found = await db
+    .select({ row: usageEvents, at: createdAtText })
+    .from(usageEvents)
+    .where(
+      and(
+        eq(usageEvents.accountId, accountId),
+        filters.from ? gte(usageEvents.createdAt, filters.from) : undefined,
+        filters.to ? lt(usageEvents.createdAt, filters.to) : undefined,
+        filters.model ? eq(usageEvents.model, filters.model) : undefined,
+        filters.operation ? eq(usageEvents.operation, filters.operation) : undefined,
+        filters.cursor ? sql`(${usageEvents.createdAt}, ${usageEvents.id}) < (${filters.cursor.at}::timestamptz, ${filters.cursor.id})` : undefined,
+      ),
+    )
+    .orderBy(desc(usageEvents.createdAt), desc(usageEvents.id))
+    .limit(filters.limit + 1);
+  const page = found.slice(0, filters.limit);
+  const last = page.at(-1);
+  return { rows: page.map((f) => f.row), nextCursor: found.length > filters.limit && last ? encodeUsageCursor({ at: last.at, id: last.row.id }) : null };
+}

@@ -1,0 +1,59 @@
+// Browser tests: Debian's chromium driven by playwright-core (headless). The browser is installed with
+// apt when it is missing (the test machines run as root); screenshots go under test-results/.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+
+const CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/lib/chromium/chromium'];
+export const SCREENSHOT_DIR = path.resolve('test-results/screenshots');
+
+const found = () => (process.env.CHROMIUM_PATH && existsSync(process.env.CHROMIUM_PATH) ? process.env.CHROMIUM_PATH : CANDIDATES.find((p) => existsSync(p)));
+
+/** The chromium executable; installs Debian's package first when there is none (needs root). */
+export function ensureChromium(): string {
+  const existing = found();
+  if (existing) return existing;
+  if (process.getuid?.() !== 0) throw new Error('chromium is not installed and the tests are not running as root: run `apt-get install -y chromium` (or set CHROMIUM_PATH).');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  execFileSync('apt-get', ['update'], { stdio: 'ignore', env });
+  execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'chromium'], { stdio: 'ignore', env });
+  const installed = found();
+  if (!installed) throw new Error('apt-get installed chromium but no chromium executable was found');
+  return installed;
+}
+
+export async function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: ensureChromium(),
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking'],
+  });
+}
+
+export const DESKTOP = { width: 1280, height: 800 };
+export const PHONE = { width: 390, height: 844 };
+
+/** A fresh context (its own cookies) at desktop width. */
+export async function newPage(browser: Browser): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ viewport: DESKTOP });
+  return { context, page: await context.newPage() };
+}
+
+/** Full-page screenshots of the current page at desktop and phone width, for a reviewer to look at. */
+export async function screenshots(page: Page, name: string): Promise<void> {
+  mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  const original = page.viewportSize() ?? DESKTOP;
+  await page.setViewportSize(DESKTOP);
+  await page.screenshot({ path: path.join(SCREENSHOT_DIR, `${name}-desktop.png`), fullPage: true });
+  await page.setViewportSize(PHONE);
+  await page.screenshot({ path: path.join(SCREENSHOT_DIR, `${name}-phone.png`), fullPage: true });
+  await page.setViewportSize(original);
+}
+
+/** Signs in through the form; resolves on the page the sign-in leads to. */
+export async function signIn(page: Page, baseUrl: string, key: string): Promise<void> {
+  await page.goto(`${baseUrl}/dashboard/sign-in`);
+  await page.getByLabel('API key').fill(key);
+  await Promise.all([page.waitForURL((url) => !url.pathname.endsWith('/sign-in')), page.getByRole('button', { name: 'Sign in' }).click()]);
+}
