@@ -8,6 +8,11 @@ import { overviewPage } from './pages/overview.js';
 import { signInRoutes } from './pages/sign-in.js';
 import { transactionsPage } from './pages/transactions.js';
 import { usagePageRoutes } from './pages/usage.js';
+import { buyPage } from './pages/buy.js';
+import { keysPage } from './pages/keys.js';
+import { autoRechargePage } from './pages/auto-recharge.js';
+import { adminOverviewPage } from './pages/admin-overview.js';
+import { adminAccountsPage } from './pages/admin-accounts.js';
 import { requireSession, type UiEnv } from './session.js';
 
 const asset = (name: string) => readFileSync(new URL(`./assets/${name}`, import.meta.url), 'utf8');
@@ -36,6 +41,11 @@ pages.use('*', requireSession());
 pages.route('/', overviewPage);
 pages.route('/usage', usagePageRoutes);
 pages.route('/transactions', transactionsPage);
+pages.route('/buy', buyPage);
+pages.route('/keys', keysPage);
+pages.route('/auto-recharge', autoRechargePage);
+pages.route('/admin', adminOverviewPage);
+pages.route('/admin/accounts', adminAccountsPage);
 dashboardRoutes.route('/', pages as unknown as Hono<AppEnv>);
 
 // Errors on dashboard pages are pages, not JSON: the status stays, the message is the API's.

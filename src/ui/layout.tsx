@@ -1,5 +1,5 @@
 // The page frame: head, navigation for the signed-in role, notices, sign-out.
-import type { Child, FC, PropsWithChildren } from 'hono/jsx';
+import type { FC, PropsWithChildren } from 'hono/jsx';
 import type { KeyRole } from '../accounts/api-keys.js';
 
 export interface Viewer {
@@ -24,10 +24,11 @@ const staffLinks = [
   ['/dashboard/admin/accounts', 'Accounts'],
 ] as const;
 
-export const Document: FC<PropsWithChildren<{ title: string }>> = ({ title, children }) => (
+export const Document: FC<PropsWithChildren<{ title: string; refreshSeconds?: number }>> = ({ title, refreshSeconds, children }) => (
   <html lang="en">
     <head>
       <meta charset="utf-8" />
+      {refreshSeconds !== undefined && <meta http-equiv="refresh" content={String(refreshSeconds)} />}
       <meta name="viewport" content="width=device-width, initial-scale=1" />
       <title>{`${title} - tokengate`}</title>
       <link rel="stylesheet" href="/dashboard/assets/dashboard.css" />
@@ -39,12 +40,12 @@ export const Document: FC<PropsWithChildren<{ title: string }>> = ({ title, chil
 
 export const Csrf: FC<{ token: string }> = ({ token }) => <input type="hidden" name="_csrf" value={token} />;
 
-export const Layout: FC<PropsWithChildren<{ title: string; viewer: Viewer; notice?: Notice | null; head?: Child }>> = ({ title, viewer, notice, children }) => {
+export const Layout: FC<PropsWithChildren<{ title: string; viewer: Viewer; notice?: Notice | null; refreshSeconds?: number }>> = ({ title, viewer, notice, refreshSeconds, children }) => {
   const links = [...(viewer.role === 'auditor' ? [] : accountLinks), ...(viewer.role === 'user' ? [] : staffLinks)];
   // The longest link that prefixes the path is the current page (accounts/:id is under Accounts).
   const current = links.map(([href]) => href).filter((href) => viewer.path === href || viewer.path.startsWith(`${href}/`)).sort((a, b) => b.length - a.length)[0];
   return (
-    <Document title={title}>
+    <Document title={title} refreshSeconds={refreshSeconds}>
       <a class="skip" href="#main">Skip to content</a>
       <header class="top">
         <a class="brand" href="/dashboard">tokengate</a>

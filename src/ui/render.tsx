@@ -20,14 +20,21 @@ export function viewer(c: UiContext): Viewer {
   return { role: auth.key.role, keyName: auth.key.name, accountId: auth.accountId, csrf: c.get('session').csrf, path: c.req.path };
 }
 
-export function render(c: UiContext, title: string, body: Child, notice?: Notice | null, status: 200 | 400 | 403 | 404 | 409 = 200) {
+export interface RenderOptions {
+  notice?: Notice | null;
+  status?: 200 | 201 | 400 | 403 | 404 | 409;
+  /** Reload the page after this many seconds (a page waiting for a webhook). */
+  refreshSeconds?: number;
+}
+
+export function render(c: UiContext, title: string, body: Child, options: RenderOptions = {}) {
   const done = c.req.query('done');
-  const shown = notice ?? (done ? NOTICES[done] : undefined) ?? null;
+  const shown = options.notice ?? (done ? NOTICES[done] : undefined) ?? null;
   c.header('cache-control', 'no-store');
   return c.html(
-    <Layout title={title} viewer={viewer(c)} notice={shown}>
+    <Layout title={title} viewer={viewer(c)} notice={shown} refreshSeconds={options.refreshSeconds}>
       {body}
     </Layout>,
-    status,
+    options.status ?? 200,
   );
 }

@@ -31,7 +31,7 @@ const settle = async () => {
   while ((await env.gw.gateway.deps.settler.flushOnce()) > 0);
 };
 
-describe('dashboard: an account owner', () => {
+describe('dashboard: an account owner', { timeout: 90_000 }, () => {
   it('signs in, sees API requests in the usage chart and table, the ledger, and signs out', async () => {
     const account = await accountWithBalance(env.gw, 1_234_567, 'Browser Co');
     const key = await keyFor(env.gw, account);

@@ -1,0 +1,35 @@
+// System totals for the admin overview: one aggregate over the ledger, one over the accounts.
+import { sql } from 'drizzle-orm';
+import { resultRows, type Db } from '../db/client.js';
+
+export interface TokenTotals {
+  /** Bought through Checkout and auto-recharge (before refunds). */
+  sold: number;
+  /** Admin grants (opening balances included) less admin deductions. */
+  granted: number;
+  /** Spent on requests. */
+  used: number;
+  /** Refunds, disputes and adjustments, net (negative when tokens were taken back). */
+  reversed: number;
+  /** What accounts hold now: sum of balances. */
+  outstanding: number;
+  accounts: number;
+}
+
+export async function tokenTotals(db: Db): Promise<TokenTotals> {
+  const [byType, balances] = await Promise.all([
+    db.execute(sql`select type, coalesce(sum(amount), 0) as amount from ledger_entries group by type`),
+    db.execute(sql`select coalesce(sum(balance), 0) as outstanding, count(*) as accounts from accounts`),
+  ]);
+  const sums = new Map(resultRows<{ type: string; amount: string | number }>(byType).map((r) => [r.type, Number(r.amount)]));
+  const of = (...types: string[]) => types.reduce((total, t) => total + (sums.get(t) ?? 0), 0);
+  const [b] = resultRows<{ outstanding: string | number; accounts: string | number }>(balances);
+  return {
+    sold: of('purchase', 'auto_recharge'),
+    granted: of('grant', 'deduction'),
+    used: -of('usage'),
+    reversed: of('refund', 'dispute', 'dispute_won', 'adjustment'),
+    outstanding: Number(b?.outstanding ?? 0),
+    accounts: Number(b?.accounts ?? 0),
+  };
+}
