@@ -61,7 +61,7 @@ describe('dashboard: admin and auditor', { timeout: 90_000 }, () => {
     await screenshots(page, 'admin-grant-confirm');
     const form = page.locator('form[action$="/grant"]');
     const fields = Object.fromEntries(
-      await form.locator('input[type="hidden"]').evaluateAll((inputs) => inputs.map((i) => [(i as HTMLInputElement).name, (i as HTMLInputElement).value])),
+      await form.locator('input[type="hidden"]').evaluateAll((inputs) => inputs.map((i) => [i.getAttribute('name'), i.getAttribute('value')])),
     ) as Record<string, string>;
     await page.getByRole('button', { name: 'Confirm grant' }).dblclick();
     await page.waitForURL(/done=(granted|replayed)/);
