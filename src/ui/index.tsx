@@ -13,6 +13,8 @@ import { keysPage } from './pages/keys.js';
 import { autoRechargePage } from './pages/auto-recharge.js';
 import { adminOverviewPage } from './pages/admin-overview.js';
 import { adminAccountsPage } from './pages/admin-accounts.js';
+import { adminSettingsPage } from './pages/admin-settings.js';
+import { adminPackagesPage } from './pages/admin-packages.js';
 import { requireSession, type UiEnv } from './session.js';
 
 const asset = (name: string) => readFileSync(new URL(`./assets/${name}`, import.meta.url), 'utf8');
@@ -46,6 +48,8 @@ pages.route('/keys', keysPage);
 pages.route('/auto-recharge', autoRechargePage);
 pages.route('/admin', adminOverviewPage);
 pages.route('/admin/accounts', adminAccountsPage);
+pages.route('/admin/settings', adminSettingsPage);
+pages.route('/admin/packages', adminPackagesPage);
 dashboardRoutes.route('/', pages as unknown as Hono<AppEnv>);
 
 // Errors on dashboard pages are pages, not JSON: the status stays, the message is the API's.

@@ -22,6 +22,8 @@ const accountLinks = [
 const staffLinks = [
   ['/dashboard/admin', 'System'],
   ['/dashboard/admin/accounts', 'Accounts'],
+  ['/dashboard/admin/packages', 'Packages'],
+  ['/dashboard/admin/settings', 'Settings'],
 ] as const;
 
 export const Document: FC<PropsWithChildren<{ title: string; refreshSeconds?: number }>> = ({ title, refreshSeconds, children }) => (

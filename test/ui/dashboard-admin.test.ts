@@ -132,4 +132,64 @@ describe('dashboard: admin and auditor', { timeout: 90_000 }, () => {
     expect(await grantsOf(account.id)).toEqual([]);
     await context.close();
   });
+
+  it('edits settings and packages with validation messages; auditors see them read-only', async () => {
+    const { context, page } = await newPage(browser);
+    await signIn(page, env.gw.url, env.gw.adminKey);
+    await page.goto(`${env.gw.url}/dashboard/admin/settings`);
+    await page.getByLabel('URL (empty: no webhook)').fill('https://hooks.example.com/tokengate');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    // A webhook url needs a signing secret: refused next to the secret field, nothing saved.
+    await expect(page.locator('.field-error').first().textContent()).resolves.toContain('is needed to sign events');
+    const unchanged = await env.sql`select value from settings where key = 'alertWebhook'`;
+    expect((unchanged[0]?.value as { url?: string | null } | undefined)?.url ?? null).toBeNull();
+    await page.getByLabel('Signing secret (at least 16 characters)').fill('a-secret-of-32-characters-000000');
+    await page.getByLabel('Low-balance threshold (tokens; accounts may set their own)').fill('750000');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await page.waitForURL(/done=saved/);
+    const stored = await env.sql`select key, value from settings where key in ('lowBalanceThreshold', 'alertWebhook') order by key`;
+    expect(stored.map((r) => [r.key, r.value])).toEqual([
+      ['alertWebhook', { url: 'https://hooks.example.com/tokengate', secret: 'a-secret-of-32-characters-000000', allowPrivateAddresses: false }],
+      ['lowBalanceThreshold', 750_000],
+    ]);
+    // The secret is never sent back to the browser.
+    expect(await page.content()).not.toContain('a-secret-of-32-characters-000000');
+    await screenshots(page, 'admin-settings');
+
+    await page.goto(`${env.gw.url}/dashboard/admin/packages`);
+    const create = page.locator('form[action="/dashboard/admin/packages"]');
+    await create.getByLabel('Id').fill('pkg_team');
+    await create.getByLabel('Name').fill('Team');
+    await create.getByLabel('Tokens').fill('50000000');
+    await create.getByLabel('Price (smallest currency unit, e.g. cents)').fill('10');
+    await create.getByRole('button', { name: 'Create package' }).click();
+    await expect(page.locator('form[action="/dashboard/admin/packages"] .field-error').textContent()).resolves.toContain('at least 50');
+    await page.locator('form[action="/dashboard/admin/packages"]').getByLabel('Price (smallest currency unit, e.g. cents)').fill('4500');
+    await page.locator('form[action="/dashboard/admin/packages"]').getByRole('button', { name: 'Create package' }).click();
+    await page.waitForURL(/done=saved/);
+    const listed = await env.gw.request('GET', '/packages');
+    expect(listed.body.data).toContainEqual({ id: 'pkg_team', name: 'Team', tokens: 50_000_000, priceCents: 4500, currency: 'usd' });
+    // Taken off sale from its card.
+    const card = page.locator('form[action="/dashboard/admin/packages/pkg_team"]');
+    await card.getByLabel('On sale').uncheck();
+    await card.getByRole('button', { name: 'Save pkg_team' }).click();
+    await page.waitForURL(/done=saved/);
+    expect(((await env.gw.request('GET', '/packages')).body.data as { id: string }[]).map((p) => p.id)).not.toContain('pkg_team');
+    await screenshots(page, 'admin-packages');
+    await context.close();
+
+    const auditor = await newPage(browser);
+    await signIn(auditor.page, env.gw.url, await keyFor(env.gw, { id: 'acct_operator' }, 'auditor'));
+    for (const path of ['/dashboard/admin/settings', '/dashboard/admin/packages']) {
+      await auditor.page.goto(`${env.gw.url}${path}`);
+      await expect(auditor.page.locator('form[method="post"]').evaluateAll((forms) => forms.map((f) => f.getAttribute('action')))).resolves.toEqual(['/dashboard/sign-out']);
+      await expect(auditor.page.getByRole('button', { name: /Save|Create/ }).count()).resolves.toBe(0);
+    }
+    const forged = await auditor.page.request.post(`${env.gw.url}/dashboard/admin/packages`, {
+      form: { _csrf: await csrfOf(auditor.page), id: 'pkg_forged', name: 'Forged', tokens: '1', priceCents: '50', currency: 'usd', active: 'on' },
+      maxRedirects: 0,
+    });
+    expect(forged.status()).toBe(403);
+    await auditor.context.close();
+  });
 });

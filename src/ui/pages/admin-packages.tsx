@@ -1,0 +1,100 @@
+// Admin: the packages editor. Packages are never deleted (purchases name them): they are turned off.
+import { asc, eq } from 'drizzle-orm';
+import { Hono } from 'hono';
+import type { FC } from 'hono/jsx';
+import { z } from 'zod';
+import { packages } from '../../db/schema.js';
+import type { PackageRow } from '../../stripe/packages.js';
+import { MAX_TOKEN_AMOUNT } from '../../routes/admin/schemas.js';
+import { Field } from '../components.js';
+import { money, tokens } from '../format.js';
+import { fieldErrors, type FieldErrors } from '../form-errors.js';
+import { Csrf } from '../layout.js';
+import { render, viewer } from '../render.js';
+import { allow, formFields, role, type UiContext, type UiEnv } from '../session.js';
+
+export const adminPackagesPage = new Hono<UiEnv>();
+
+adminPackagesPage.use('*', allow('staff'));
+
+const packageSchema = z.object({
+  name: z.string().trim().min(1, 'is required').max(200),
+  tokens: z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(MAX_TOKEN_AMOUNT),
+  // Stripe's smallest charge is about 50 cents; an integer column holds up to 2^31-1.
+  priceCents: z.coerce.number().int('must be a whole number of cents').min(50, 'must be at least 50 (Stripe refuses smaller charges)').max(99_999_999),
+  currency: z.string().trim().toLowerCase().regex(/^[a-z]{3}$/, 'must be a three-letter ISO code such as usd'),
+  sortOrder: z.coerce.number().int().min(0).max(1_000_000).default(0),
+  active: z.boolean(),
+});
+const newPackageSchema = packageSchema.extend({ id: z.string().trim().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, "_" or "-", at most 64') });
+
+const toInput = (form: Record<string, string>) => ({ ...form, active: form.active === 'on', sortOrder: form.sortOrder || '0' });
+
+const PackageFields: FC<{ values: Record<string, string>; errors: FieldErrors; readOnly: boolean }> = ({ values, errors, readOnly }) => (
+  <>
+    <Field label="Name" error={errors.name}><input name="name" required value={values.name ?? ''} disabled={readOnly} /></Field>
+    <Field label="Tokens" error={errors.tokens}><input name="tokens" type="number" min="1" required value={values.tokens ?? ''} disabled={readOnly} /></Field>
+    <Field label="Price (smallest currency unit, e.g. cents)" error={errors.priceCents}><input name="priceCents" type="number" min="0" required value={values.priceCents ?? ''} disabled={readOnly} /></Field>
+    <Field label="Currency" error={errors.currency}><input name="currency" required maxlength={3} value={values.currency ?? 'usd'} disabled={readOnly} /></Field>
+    <Field label="Sort order" error={errors.sortOrder}><input name="sortOrder" type="number" min="0" value={values.sortOrder ?? '0'} disabled={readOnly} /></Field>
+    <label class="check"><input type="checkbox" name="active" checked={values.active === 'on'} disabled={readOnly} /> On sale</label>
+  </>
+);
+
+const asValues = (p: PackageRow): Record<string, string> => ({ name: p.name, tokens: String(p.tokens), priceCents: String(p.priceCents), currency: p.currency, sortOrder: String(p.sortOrder), active: p.active ? 'on' : '' });
+
+async function view(c: UiContext, submitted?: { target: string; values: Record<string, string>; errors: FieldErrors }) {
+  const rows = await c.get('deps').db.select().from(packages).orderBy(asc(packages.sortOrder), asc(packages.id));
+  const readOnly = role(c) !== 'admin';
+  const { csrf } = viewer(c);
+  const errorsFor = (target: string) => (submitted?.target === target ? submitted.errors : {});
+  return render(
+    c,
+    'Packages',
+    <>
+      <section class="packages" aria-label="Packages">
+        {rows.map((p) => (
+          <form method={readOnly ? undefined : 'post'} action={`/dashboard/admin/packages/${p.id}`} class="stack" aria-label={`Package ${p.id}`}>
+            {!readOnly && <Csrf token={csrf} />}
+            <div class="label"><code>{p.id}</code>{` · ${tokens(p.tokens)} tokens for ${money(p.priceCents, p.currency)}${p.active ? '' : ' · off sale'}`}</div>
+            <PackageFields values={submitted?.target === p.id ? submitted.values : asValues(p)} errors={errorsFor(p.id)} readOnly={readOnly} />
+            {!readOnly && <button type="submit">{`Save ${p.id}`}</button>}
+          </form>
+        ))}
+      </section>
+      {!readOnly && (
+        <>
+          <h2>New package</h2>
+          <form method="post" action="/dashboard/admin/packages" class="stack" data-once>
+            <Csrf token={csrf} />
+            <Field label="Id" error={errorsFor('new').id}><input name="id" required value={submitted?.target === 'new' ? (submitted.values.id ?? '') : ''} /></Field>
+            <PackageFields values={submitted?.target === 'new' ? submitted.values : { active: 'on', currency: 'usd' }} errors={errorsFor('new')} readOnly={false} />
+            <button type="submit">Create package</button>
+          </form>
+        </>
+      )}
+    </>,
+    { status: submitted ? 400 : 200, notice: submitted ? { kind: 'error', text: 'Not saved; see the form.' } : null },
+  );
+}
+
+adminPackagesPage.get('/', (c) => view(c));
+
+adminPackagesPage.post('/', allow('admin-write'), async (c) => {
+  const form = await formFields(c);
+  const parsed = newPackageSchema.safeParse(toInput(form));
+  if (!parsed.success) return view(c, { target: 'new', values: form, errors: fieldErrors(parsed.error) });
+  const [created] = await c.get('deps').db.insert(packages).values(parsed.data).onConflictDoNothing().returning({ id: packages.id });
+  if (!created) return view(c, { target: 'new', values: form, errors: { id: `a package '${parsed.data.id}' exists already` } });
+  return c.redirect('/dashboard/admin/packages?done=saved', 303);
+});
+
+adminPackagesPage.post('/:id', allow('admin-write'), async (c) => {
+  const form = await formFields(c);
+  const id = c.req.param('id');
+  const parsed = packageSchema.safeParse(toInput(form));
+  if (!parsed.success) return view(c, { target: id, values: form, errors: fieldErrors(parsed.error) });
+  const [updated] = await c.get('deps').db.update(packages).set(parsed.data).where(eq(packages.id, id)).returning({ id: packages.id });
+  if (!updated) return view(c, { target: id, values: form, errors: { name: `no package '${id}'` } });
+  return c.redirect('/dashboard/admin/packages?done=saved', 303);
+});
