@@ -15,12 +15,12 @@ export interface UsageRange {
 export interface DayBucket {
   day: string; // YYYY-MM-DD (UTC)
   group: string;
-  tokens: number;
+  tokens: number; // input + output
+  inputTokens: number;
+  outputTokens: number;
   cost: number;
   requests: number;
 }
-
-const groupColumn = (group: UsageGroup) => (group === 'model' ? sql`model` : sql`coalesce(operation, '(none)')`);
 
 function rangeFilter(range: UsageRange): SQL {
   return sql`${range.accountId ? sql`account_id = ${range.accountId} and ` : sql``}created_at >= ${range.from.toISOString()} and created_at < ${range.to.toISOString()}`;
@@ -28,14 +28,36 @@ function rangeFilter(range: UsageRange): SQL {
 
 const num = (value: unknown) => Number(value ?? 0);
 
-/** Provider tokens (input + output), cost and requests per UTC day and model or operation. */
-export async function usageByDay(db: Db, range: UsageRange, group: UsageGroup): Promise<DayBucket[]> {
+/**
+ * Provider tokens, cost and requests per UTC day, by model and by operation, in one pass over the
+ * range (grouping sets): the charts and the totals tables of a page all come from this one query.
+ */
+export async function usageByDay(db: Db, range: UsageRange): Promise<Record<UsageGroup, DayBucket[]>> {
   const rows = await db.execute(sql`
-    select to_char(date_trunc('day', created_at at time zone 'UTC'), 'YYYY-MM-DD') as day, ${groupColumn(group)} as grp,
-      sum(input_tokens + output_tokens) as tokens, sum(cost) as cost, count(*) as requests
-    from usage_events where ${rangeFilter(range)}
-    group by 1, 2 order by 1, 2`);
-  return resultRows<Record<string, unknown>>(rows).map((r) => ({ day: String(r.day), group: String(r.grp), tokens: num(r.tokens), cost: num(r.cost), requests: num(r.requests) }));
+    select day, model, op, grouping(model) as by_operation,
+      sum(input_tokens) as input, sum(output_tokens) as output, sum(cost) as cost, count(*) as requests
+    from (
+      select to_char(date_trunc('day', created_at at time zone 'UTC'), 'YYYY-MM-DD') as day, model, coalesce(operation, '(none)') as op, input_tokens, output_tokens, cost
+      from usage_events where ${rangeFilter(range)}
+    ) u
+    group by grouping sets ((day, model), (day, op))
+    order by 1, 2, 3`);
+  const result: Record<UsageGroup, DayBucket[]> = { model: [], operation: [] };
+  for (const r of resultRows<Record<string, unknown>>(rows)) {
+    const byOperation = num(r.by_operation) === 1;
+    const inputTokens = num(r.input);
+    const outputTokens = num(r.output);
+    result[byOperation ? 'operation' : 'model'].push({
+      day: String(r.day),
+      group: String(byOperation ? r.op : r.model),
+      tokens: inputTokens + outputTokens,
+      inputTokens,
+      outputTokens,
+      cost: num(r.cost),
+      requests: num(r.requests),
+    });
+  }
+  return result;
 }
 
 export interface GroupTotal {
@@ -46,13 +68,18 @@ export interface GroupTotal {
   cost: number;
 }
 
-/** Totals per model or operation over the range (the breakdown tables). */
-export async function usageTotals(db: Db, range: UsageRange, group: UsageGroup): Promise<GroupTotal[]> {
-  const rows = await db.execute(sql`
-    select ${groupColumn(group)} as grp, count(*) as requests, sum(input_tokens) as input, sum(output_tokens) as output, sum(cost) as cost
-    from usage_events where ${rangeFilter(range)}
-    group by 1 order by sum(cost) desc, 1`);
-  return resultRows<Record<string, unknown>>(rows).map((r) => ({ group: String(r.grp), requests: num(r.requests), inputTokens: num(r.input), outputTokens: num(r.output), cost: num(r.cost) }));
+/** Totals per model or operation over the range, summed from the day buckets (no second query). */
+export function totalsOf(buckets: DayBucket[]): GroupTotal[] {
+  const totals = new Map<string, GroupTotal>();
+  for (const b of buckets) {
+    const t = totals.get(b.group) ?? { group: b.group, requests: 0, inputTokens: 0, outputTokens: 0, cost: 0 };
+    t.requests += b.requests;
+    t.inputTokens += b.inputTokens;
+    t.outputTokens += b.outputTokens;
+    t.cost += b.cost;
+    totals.set(b.group, t);
+  }
+  return [...totals.values()].sort((a, b) => b.cost - a.cost || a.group.localeCompare(b.group));
 }
 
 export interface UsageFilters {

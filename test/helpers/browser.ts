@@ -1,7 +1,8 @@
 // Browser tests: Debian's chromium driven by playwright-core (headless). The browser is installed with
 // apt when it is missing (the test machines run as root); screenshots go under test-results/.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
@@ -10,14 +11,29 @@ export const SCREENSHOT_DIR = path.resolve('test-results/screenshots');
 
 const found = () => (process.env.CHROMIUM_PATH && existsSync(process.env.CHROMIUM_PATH) ? process.env.CHROMIUM_PATH : CANDIDATES.find((p) => existsSync(p)));
 
+// Test files run in parallel: one of them installs, the others wait for its lock to go (apt holds
+// its own locks and would fail a second install started meanwhile).
+const INSTALL_LOCK = path.join(tmpdir(), 'tokengate-chromium-install.lock');
+
 /** The chromium executable; installs Debian's package first when there is none (needs root). */
-export function ensureChromium(): string {
+export async function ensureChromium(): Promise<string> {
   const existing = found();
   if (existing) return existing;
   if (process.getuid?.() !== 0) throw new Error('chromium is not installed and the tests are not running as root: run `apt-get install -y chromium` (or set CHROMIUM_PATH).');
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  execFileSync('apt-get', ['update'], { stdio: 'ignore', env });
-  execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'chromium'], { stdio: 'ignore', env });
+  try {
+    mkdirSync(INSTALL_LOCK);
+  } catch {
+    const deadline = Date.now() + 600_000;
+    while (existsSync(INSTALL_LOCK) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 1_000));
+    return ensureChromium();
+  }
+  try {
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    execFileSync('apt-get', ['update'], { stdio: 'ignore', env });
+    execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'chromium'], { stdio: 'ignore', env });
+  } finally {
+    rmdirSync(INSTALL_LOCK);
+  }
   const installed = found();
   if (!installed) throw new Error('apt-get installed chromium but no chromium executable was found');
   return installed;
@@ -25,7 +41,7 @@ export function ensureChromium(): string {
 
 export async function launchBrowser(): Promise<Browser> {
   return chromium.launch({
-    executablePath: ensureChromium(),
+    executablePath: await ensureChromium(),
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking'],
   });

@@ -8,7 +8,7 @@ import { dayRange } from '../range.js';
 import { render } from '../render.js';
 import { allow, type UiEnv } from '../session.js';
 import { tokenTotals } from '../stats-queries.js';
-import { usageByDay, usageTotals } from '../usage-queries.js';
+import { totalsOf, usageByDay } from '../usage-queries.js';
 import { TotalsTable } from './usage.js';
 
 export const adminOverviewPage = new Hono<UiEnv>();
@@ -17,14 +17,10 @@ adminOverviewPage.get('/', allow('staff'), async (c) => {
   const db = c.get('deps').db;
   const range = dayRange(c.req.query());
   const scope = { accountId: null, from: range.from, to: range.to };
-  const [totals, revenue, byModelDay, byOperationDay, models, operations] = await Promise.all([
-    tokenTotals(db),
-    revenueByCurrency(db),
-    usageByDay(db, scope, 'model'),
-    usageByDay(db, scope, 'operation'),
-    usageTotals(db, scope, 'model'),
-    usageTotals(db, scope, 'operation'),
-  ]);
+  const [totals, revenue, byDay] = await Promise.all([tokenTotals(db), revenueByCurrency(db), usageByDay(db, scope)]);
+  const { model: byModelDay, operation: byOperationDay } = byDay;
+  const models = totalsOf(byModelDay);
+  const operations = totalsOf(byOperationDay);
   const days = daysBetween(range.from, range.to);
   return render(
     c,

@@ -7,7 +7,7 @@ import { dateTime, tokens } from '../format.js';
 import { dayRange, type DayRange } from '../range.js';
 import { render } from '../render.js';
 import { allow, type UiEnv } from '../session.js';
-import { decodeUsageCursor, usageByDay, usagePage, usageTotals, type GroupTotal, type UsageGroup, type UsageRow } from '../usage-queries.js';
+import { decodeUsageCursor, totalsOf, usageByDay, usagePage, type GroupTotal, type UsageGroup, type UsageRow } from '../usage-queries.js';
 
 export const usagePageRoutes = new Hono<UiEnv>();
 
@@ -67,11 +67,12 @@ usagePageRoutes.get('/', allow('account'), async (c) => {
   const accountId = c.get('auth').accountId;
   const db = c.get('deps').db;
   const scope = { accountId, from: range.from, to: range.to };
-  const [buckets, totals, page] = await Promise.all([
-    usageByDay(db, scope, group),
-    usageTotals(db, scope, group),
+  const [byDay, page] = await Promise.all([
+    usageByDay(db, scope),
     usagePage(db, accountId, { from: range.from, to: range.to, model, operation, cursor: decodeUsageCursor(q.cursor), limit: 25 }),
   ]);
+  const buckets = byDay[group];
+  const totals = totalsOf(buckets);
   return render(
     c,
     'Usage',
