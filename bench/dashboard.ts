@@ -94,7 +94,9 @@ async function main(): Promise<void> {
   } finally {
     await sql.end();
     await gateway.stop();
-    await database.drop();
+    // BENCH_KEEP=1 leaves the seeded database for EXPLAIN ANALYZE (drop it afterwards).
+    if (process.env.BENCH_KEEP === '1') process.stdout.write(`\nkept database ${database.url}\n`);
+    else await database.drop();
   }
 }
 

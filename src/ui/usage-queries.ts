@@ -29,35 +29,32 @@ function rangeFilter(range: UsageRange): SQL {
 const num = (value: unknown) => Number(value ?? 0);
 
 /**
- * Provider tokens, cost and requests per UTC day, by model and by operation, in one pass over the
- * range (grouping sets): the charts and the totals tables of a page all come from this one query.
+ * Provider tokens, cost and requests per UTC day, by model and by operation, from one pass over the
+ * range: Postgres groups by (day, model, operation) in a hash (a few thousand groups at most), and the
+ * two splits are summed here. The charts and the totals tables of a page all come from this query.
  */
 export async function usageByDay(db: Db, range: UsageRange): Promise<Record<UsageGroup, DayBucket[]>> {
   const rows = await db.execute(sql`
-    select day, model, op, grouping(model) as by_operation,
+    select to_char((created_at at time zone 'UTC')::date, 'YYYY-MM-DD') as day, model, coalesce(operation, '(none)') as op,
       sum(input_tokens) as input, sum(output_tokens) as output, sum(cost) as cost, count(*) as requests
-    from (
-      select to_char(date_trunc('day', created_at at time zone 'UTC'), 'YYYY-MM-DD') as day, model, coalesce(operation, '(none)') as op, input_tokens, output_tokens, cost
-      from usage_events where ${rangeFilter(range)}
-    ) u
-    group by grouping sets ((day, model), (day, op))
-    order by 1, 2, 3`);
-  const result: Record<UsageGroup, DayBucket[]> = { model: [], operation: [] };
+    from usage_events where ${rangeFilter(range)}
+    group by (created_at at time zone 'UTC')::date, model, operation`);
+  const split: Record<UsageGroup, Map<string, DayBucket>> = { model: new Map(), operation: new Map() };
   for (const r of resultRows<Record<string, unknown>>(rows)) {
-    const byOperation = num(r.by_operation) === 1;
-    const inputTokens = num(r.input);
-    const outputTokens = num(r.output);
-    result[byOperation ? 'operation' : 'model'].push({
-      day: String(r.day),
-      group: String(byOperation ? r.op : r.model),
-      tokens: inputTokens + outputTokens,
-      inputTokens,
-      outputTokens,
-      cost: num(r.cost),
-      requests: num(r.requests),
-    });
+    for (const group of ['model', 'operation'] as const) {
+      const name = String(group === 'model' ? r.model : r.op);
+      const id = `${String(r.day)} ${name}`;
+      const bucket = split[group].get(id) ?? { day: String(r.day), group: name, tokens: 0, inputTokens: 0, outputTokens: 0, cost: 0, requests: 0 };
+      bucket.inputTokens += num(r.input);
+      bucket.outputTokens += num(r.output);
+      bucket.tokens = bucket.inputTokens + bucket.outputTokens;
+      bucket.cost += num(r.cost);
+      bucket.requests += num(r.requests);
+      split[group].set(id, bucket);
+    }
   }
-  return result;
+  const sorted = (m: Map<string, DayBucket>) => [...m.values()].sort((a, b) => a.day.localeCompare(b.day) || a.group.localeCompare(b.group));
+  return { model: sorted(split.model), operation: sorted(split.operation) };
 }
 
 export interface GroupTotal {

@@ -81,7 +81,11 @@ describe('dashboard sign-in', () => {
   it('keeps pages of one role from the other: users get 403 on admin pages, and admin posts need an admin key', async () => {
     const account = await accountWithBalance(env.gw, 0);
     const session = await signInHttp(env.gw.url, await keyFor(env.gw, account));
-    expect((await getPage(env.gw.url, session, '/dashboard/admin')).status).toBe(403);
+    const refused = await getPage(env.gw.url, session, '/dashboard/admin');
+    expect(refused.status).toBe(403);
+    // An error on a page is a page (with the message), not the API's JSON.
+    expect(refused.html).toContain('<h1>Not allowed</h1>');
+    expect(refused.html).toContain('These pages need an admin or auditor key.');
     expect((await getPage(env.gw.url, session, `/dashboard/admin/accounts/${account.id}`)).status).toBe(403);
     const post = await fetch(`${env.gw.url}/dashboard/admin/accounts/${account.id}/grant`, {
       method: 'POST',
