@@ -56,13 +56,28 @@ export async function newPage(browser: Browser): Promise<{ context: BrowserConte
   return { context, page: await context.newPage() };
 }
 
-/** Full-page screenshots of the current page at desktop and phone width, for a reviewer to look at. */
+/** Form fields without an accessible name (no <label>, aria-label or aria-labelledby): should be none. */
+export function unlabelledFields(page: Page): Promise<string[]> {
+  return page.locator('input:not([type="hidden"]), select, textarea').evaluateAll((fields) =>
+    fields.filter((f) => !f.closest('label') && !f.getAttribute('aria-label') && !f.getAttribute('aria-labelledby')).map((f) => f.outerHTML),
+  );
+}
+
+/**
+ * Full-page screenshots of the current page at desktop and phone width, for a reviewer to look at.
+ * Every page shot is also checked for unlabelled form fields and for horizontal scrolling at phone
+ * width (wide tables scroll inside their own box instead).
+ */
 export async function screenshots(page: Page, name: string): Promise<void> {
+  const unlabelled = await unlabelledFields(page);
+  if (unlabelled.length > 0) throw new Error(`${name}: form fields without a label: ${unlabelled.join(' ')}`);
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
   const original = page.viewportSize() ?? DESKTOP;
   await page.setViewportSize(DESKTOP);
   await page.screenshot({ path: path.join(SCREENSHOT_DIR, `${name}-desktop.png`), fullPage: true });
   await page.setViewportSize(PHONE);
+  const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
+  if (overflow > 0) throw new Error(`${name}: the page scrolls sideways by ${overflow} px at phone width`);
   await page.screenshot({ path: path.join(SCREENSHOT_DIR, `${name}-phone.png`), fullPage: true });
   await page.setViewportSize(original);
 }
