@@ -6,6 +6,8 @@ import type { Deps } from './deps.js';
 import type { AppEnv } from './http/context.js';
 import { ApiError, notFound } from './http/errors.js';
 import { requestId } from './http/request-id.js';
+import { authorize } from './http/access.js';
+import { ROUTES } from './routes/catalog.js';
 import { registerRoutes } from './routes/index.js';
 
 export const MAX_BODY_BYTES = 8 * 1024 * 1024;
@@ -47,6 +49,8 @@ export function createApp(deps: Deps): Hono<AppEnv> {
     );
   });
   app.use('*', limitBodySize());
+  // Who may call each route: the catalog, enforced before any handler runs.
+  app.use('*', authorize(ROUTES));
 
   registerRoutes(app);
 
