@@ -26,6 +26,8 @@ export interface RouteSpec {
   summary: string;
   body?: z.ZodType;
   query?: z.ZodType;
+  /** The success status, when it is not 200. */
+  status?: number;
   /** What a successful call answers with, when it is not JSON. */
   produces?: 'text/html' | 'text/plain' | 'text/event-stream or application/json';
 }
@@ -62,30 +64,30 @@ export const ROUTES: readonly RouteSpec[] = [
   route('PATCH', '/account/settings', 'user', "This account's low-balance threshold and auto-recharge.", { body: accountSettingsPatch }),
   route('GET', '/account/transactions', 'user', "This account's ledger entries, newest first.", { query: transactionsQuery }),
   route('GET', '/account/keys', 'user', "This account's keys.", { query: listKeysSchema }),
-  route('POST', '/account/keys', 'user', 'Creates a user key; the secret is returned once.', { body: createOwnKeySchema }),
+  route('POST', '/account/keys', 'user', 'Creates a user key; the secret is returned once.', { body: createOwnKeySchema, status: 201 }),
   route('DELETE', '/account/keys/:id', 'user', 'Revokes a key of this account.'),
-  route('POST', '/account/checkout', 'user', 'Starts a Stripe Checkout for a package.', { body: checkoutSchema }),
+  route('POST', '/account/checkout', 'user', 'Starts a Stripe Checkout for a package.', { body: checkoutSchema, status: 201 }),
   route('GET', '/packages', 'public', 'Token packages on sale.'),
 
   // Admin.
-  route('POST', '/admin/accounts', 'admin', 'Creates an account with an opening grant.', { body: createAccountSchema }),
+  route('POST', '/admin/accounts', 'admin', 'Creates an account with an opening grant.', { body: createAccountSchema, status: 201 }),
   route('GET', '/admin/accounts', 'admin-read', 'Lists accounts (filters, cursor paging).', { query: listAccountsSchema }),
   route('GET', '/admin/accounts/:id', 'admin-read', 'One account with its keys.'),
   route('PATCH', '/admin/accounts/:id', 'admin', 'Suspends or reactivates an account.', { body: updateAccountSchema }),
-  route('POST', '/admin/accounts/:id/grants', 'admin', 'Grants (or deducts) tokens; idempotent on idempotencyKey.', { body: grantSchema }),
-  route('POST', '/admin/accounts/:id/keys', 'admin', 'Creates a key of any role for the account.', { body: createAdminKeySchema }),
+  route('POST', '/admin/accounts/:id/grants', 'admin', 'Grants (or deducts) tokens; idempotent on idempotencyKey (a replay answers 200).', { body: grantSchema, status: 201 }),
+  route('POST', '/admin/accounts/:id/keys', 'admin', 'Creates a key of any role for the account.', { body: createAdminKeySchema, status: 201 }),
   route('GET', '/admin/accounts/:id/keys', 'admin-read', "The account's keys.", { query: listKeysSchema }),
   route('DELETE', '/admin/accounts/:id/keys/:keyId', 'admin', "Revokes one of the account's keys."),
   route('GET', '/admin/reconcile', 'admin-read', 'Checks balance == sum(ledger) and the hold store against Postgres.'),
   route('GET', '/admin/settings', 'admin-read', 'Gateway settings in force (the webhook secret masked).'),
   route('PATCH', '/admin/settings', 'admin', 'Changes settings; reaches every instance at once.', { body: settingsPatchSchema }),
   route('GET', '/admin/packages', 'admin-read', 'All packages, inactive ones too, and whether each was sold.'),
-  route('POST', '/admin/packages', 'admin', 'Creates a package.', { body: createPackageSchema }),
+  route('POST', '/admin/packages', 'admin', 'Creates a package.', { body: createPackageSchema, status: 201 }),
   route('PATCH', '/admin/packages/:id', 'admin', 'Renames, reorders, (de)activates a package; terms of a sold package are frozen (409).', { body: updatePackageSchema }),
   route('GET', '/admin/models', 'admin-read', 'Prices in force: chat, embedding and image models, tool prices.'),
 
   // Other callers.
-  route('POST', '/internal/usage', 'billing-secret', 'Records usage an app metered itself (x-billing-secret).', { body: internalUsageSchema }),
+  route('POST', '/internal/usage', 'billing-secret', 'Records usage an app metered itself (a replay answers 200).', { body: internalUsageSchema, status: 201 }),
   route('POST', '/stripe/webhook', 'public', "Stripe's signed events (the signature is the authentication)."),
   route('GET', '/checkout/success', 'public', 'Where Checkout sends the buyer after paying.', { produces: 'text/html' }),
   route('GET', '/checkout/cancel', 'public', 'Where Checkout sends the buyer after canceling.', { produces: 'text/html' }),
