@@ -70,9 +70,17 @@ describe('GET /metrics', () => {
     expect(sample(text, 'tokengate_upstream_duration_seconds_count', { provider: 'mock' })).toBe(1);
     expect(sample(text, 'tokengate_gateway_overhead_seconds_count', { provider: 'openai' })).toBe(2);
     expect(sample(text, 'tokengate_gateway_overhead_seconds_count', { provider: 'mock' })).toBe(1);
+    expect(sample(text, 'tokengate_upstream_duration_seconds_bucket', { provider: 'openai', le: '+Inf' })).toBe(2);
+    expect(sample(text, 'tokengate_upstream_duration_seconds_bucket', { provider: 'openai', le: '0.005' })!).toBeLessThanOrEqual(1); // the stream took longer
+    expect(text).toContain('# TYPE tokengate_upstream_duration_seconds histogram');
     // The stream took at least its 5 chunks 20 ms apart upstream.
     expect(sample(text, 'tokengate_upstream_duration_seconds_sum', { provider: 'openai' })!).toBeGreaterThanOrEqual(0.08);
     expect(sample(text, 'tokengate_gateway_overhead_seconds_sum', { provider: 'openai' })!).toBeGreaterThan(0);
+
+    // Counts are handed to prom-client at each scrape: a second scrape repeats them, it does not add them again.
+    const again = await scrape(auditor);
+    expect(sample(again, 'tokengate_tokens_metered_total', { model: 'gpt-4o-mini', kind: 'cached' })).toBe(1540);
+    expect(sample(again, 'tokengate_upstream_duration_seconds_count', { provider: 'openai' })).toBe(2);
 
     expect(sample(text, 'tokengate_holds_open')).toBe(0);
     expect(sample(text, 'tokengate_settlement_queue_depth')).toBe(0);
