@@ -55,8 +55,10 @@ export function authorize(rules: readonly AccessRule[]): MiddlewareHandler<AppEn
   return async (c, next) => {
     const path = matchedRoutePath(c);
     if (path === null) return next();
-    const access = byPath.get(path)?.get(c.req.method);
-    if (access === undefined) throw forbidden(`The route ${c.req.method} ${path} has no access rule.`);
+    // Hono answers HEAD with the GET handler: the GET rule applies.
+    const method = c.req.method === 'HEAD' ? 'GET' : c.req.method;
+    const access = byPath.get(path)?.get(method);
+    if (access === undefined) throw forbidden(`The route ${method} ${path} has no access rule.`);
     if (access === 'public') return next();
     if (access === 'billing-secret') {
       checkBillingSecret(c);

@@ -89,6 +89,13 @@ describe('route catalog', () => {
     expect(mismatches).toEqual([]);
   });
 
+  it('HEAD follows the rule of GET', async () => {
+    expect((await env.gw.request('HEAD', '/healthz')).status).toBe(200);
+    expect((await env.gw.request('HEAD', '/admin/settings')).status).toBe(401);
+    expect((await env.gw.request('HEAD', '/admin/settings', { key: keys.user })).status).toBe(403);
+    expect((await env.gw.request('HEAD', '/admin/settings', { key: keys.auditor })).status).toBe(200);
+  });
+
   it('a route left out of the catalog is refused, not served (fail closed)', async () => {
     // The app is built once: drop a row from a copy and check the middleware built from it.
     const { authorize } = await import('../../src/http/access.js');
