@@ -5,7 +5,6 @@ import { z } from 'zod';
 import { accountView, findAccount } from '../../accounts/accounts.js';
 import { latestAlert, publicAlert } from '../../alerts/alerts.js';
 import { ledgerEntries, ledgerTypes } from '../../db/schema.js';
-import { requireKey } from '../../http/auth.js';
 import { parseQuery } from '../../http/body.js';
 import type { AppEnv } from '../../http/context.js';
 import { notFound } from '../../http/errors.js';
@@ -16,7 +15,6 @@ import { publicLedgerEntry } from './views.js';
 
 export const accountRoutes = new Hono<AppEnv>();
 
-accountRoutes.use('*', requireKey('any'));
 accountRoutes.route('/', accountKeys);
 accountRoutes.route('/', accountCheckout);
 accountRoutes.route('/', accountSettings);
@@ -29,7 +27,7 @@ accountRoutes.get('/', async (c) => {
   return c.json({ ...view, lowBalanceAlert: alert ? publicAlert(alert) : null });
 });
 
-const transactionsQuery = z.object({
+export const transactionsQuery = z.object({
   type: z.enum(ledgerTypes).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
   cursor: z.coerce.number().int().positive().optional(),
