@@ -10,8 +10,15 @@ const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{
 /** An ISO 8601 date (midnight UTC) or date-time with Z or an offset. */
 export const isoInstant = z
   .string()
-  .refine((text) => (DATE_ONLY.test(text) || DATE_TIME.test(text)) && !Number.isNaN(Date.parse(text)), 'must be an ISO 8601 date (2026-01-31) or date-time with a zone (2026-01-31T12:00:00Z)')
+  .refine((text) => (DATE_ONLY.test(text) || DATE_TIME.test(text)) && realDay(text) && !Number.isNaN(Date.parse(text)), 'must be an ISO 8601 date (2026-01-31) or date-time with a zone (2026-01-31T12:00:00Z)')
   .transform((text) => new Date(DATE_ONLY.test(text) ? `${text}T00:00:00Z` : text));
+
+/** Date.parse rolls 2026-02-30 over into March: the calendar day must exist. */
+function realDay(text: string): boolean {
+  const [year, month, day] = text.slice(0, 10).split('-').map(Number) as [number, number, number];
+  const date = new Date(Date.UTC(year, month - 1, day));
+  return date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
+}
 
 const rangeFields = { from: isoInstant.optional(), to: isoInstant.optional() };
 
