@@ -28,7 +28,7 @@ export function decodeCursor(cursor: string): KeysetPosition | null {
 }
 
 /** The exact microsecond count of a timestamptz column, as text (extract returns numeric: no rounding). */
-export const microsOf = (column: SQL | SQL.Aliased | unknown) => sql<string>`(extract(epoch from ${column}) * 1000000)::bigint::text`;
+export const microsOf = (column: unknown) => sql<string>`(extract(epoch from ${column}) * 1000000)::bigint::text`;
 
 /** Rows strictly after `position` in (created_at desc, id desc) order: a row-value comparison the index serves. */
 export function afterPosition(createdAt: unknown, id: unknown, position: KeysetPosition): SQL {
