@@ -8,13 +8,13 @@ import { embeddingsRequestSchema } from '../proxy/embeddings.js';
 import { imageRequestSchema } from '../proxy/image-request.js';
 import { responsesRequestSchema } from '../proxy/responses-request.js';
 import { checkoutSchema } from './account/checkout.js';
-import { transactionsQuery } from './account/index.js';
 import { settingsPatch as accountSettingsPatch } from './account/settings.js';
 import { createPackageSchema, updatePackageSchema } from './admin/packages.js';
 import { createAccountSchema, grantSchema, listAccountsSchema, updateAccountSchema } from './admin/schemas.js';
 import { settingsPatchSchema } from './admin/settings.js';
 import { internalUsageSchema } from './internal/usage.js';
 import { createAdminKeySchema, createOwnKeySchema, listKeysSchema } from './shared/api-keys.js';
+import { rangeQuery, transactionsQuery, usageListQuery, usageSummaryQuery } from './shared/report-query.js';
 
 export type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 
@@ -63,6 +63,9 @@ export const ROUTES: readonly RouteSpec[] = [
   route('GET', '/account', 'user', 'Balance, holds, available tokens, thresholds and auto-recharge of this account.'),
   route('PATCH', '/account/settings', 'user', "This account's low-balance threshold and auto-recharge.", { body: accountSettingsPatch }),
   route('GET', '/account/transactions', 'user', "This account's ledger entries, newest first.", { query: transactionsQuery }),
+  route('GET', '/account/usage', 'user', "This account's usage rows, newest first (filters, keyset cursor).", { query: usageListQuery }),
+  route('GET', '/account/usage/summary', 'user', "This account's usage summed by day, model, operation or key.", { query: usageSummaryQuery }),
+  route('GET', '/account/usage/:requestId', 'user', 'The billed row of one request of this account, with its rates.'),
   route('GET', '/account/keys', 'user', "This account's keys.", { query: listKeysSchema }),
   route('POST', '/account/keys', 'user', 'Creates a user key; the secret is returned once.', { body: createOwnKeySchema, status: 201 }),
   route('DELETE', '/account/keys/:id', 'user', 'Revokes a key of this account.'),
@@ -78,6 +81,13 @@ export const ROUTES: readonly RouteSpec[] = [
   route('POST', '/admin/accounts/:id/keys', 'admin', 'Creates a key of any role for the account.', { body: createAdminKeySchema, status: 201 }),
   route('GET', '/admin/accounts/:id/keys', 'admin-read', "The account's keys.", { query: listKeysSchema }),
   route('DELETE', '/admin/accounts/:id/keys/:keyId', 'admin', "Revokes one of the account's keys."),
+  route('GET', '/admin/accounts/:id/transactions', 'admin-read', "The account's ledger entries, newest first.", { query: transactionsQuery }),
+  route('GET', '/admin/accounts/:id/usage', 'admin-read', "The account's usage rows (filters, keyset cursor).", { query: usageListQuery }),
+  route('GET', '/admin/accounts/:id/usage/summary', 'admin-read', "The account's usage summed by day, model, operation or key.", { query: usageSummaryQuery }),
+  route('GET', '/admin/accounts/:id/usage/:requestId', 'admin-read', 'The billed row of one request of the account, with its rates.'),
+  route('GET', '/admin/stats/tokens', 'admin-read', 'Tokens sold, granted, used and outstanding; accounts; revenue by currency (from, to).', { query: rangeQuery }),
+  route('GET', '/admin/stats/models', 'admin-read', 'Per model: requests, tokens, tokens charged, error rate, p50/p95 latency (from, to).', { query: rangeQuery }),
+  route('GET', '/admin/stats/operations', 'admin-read', 'Per operation: requests, tokens, tokens charged, error rate, p50/p95 latency (from, to).', { query: rangeQuery }),
   route('GET', '/admin/reconcile', 'admin-read', 'Checks balance == sum(ledger) and the hold store against Postgres.'),
   route('GET', '/admin/settings', 'admin-read', 'Gateway settings in force (the webhook secret masked).'),
   route('PATCH', '/admin/settings', 'admin', 'Changes settings; reaches every instance at once.', { body: settingsPatchSchema }),

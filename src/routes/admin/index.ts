@@ -7,6 +7,7 @@ import { adminModels } from './models.js';
 import { adminPackages } from './packages.js';
 import { adminReconcile } from './reconcile.js';
 import { adminSettings } from './settings.js';
+import { adminReports } from './reports.js';
 
 export const adminRoutes = new Hono<AppEnv>();
 
@@ -16,3 +17,4 @@ adminRoutes.route('/', adminReconcile);
 adminRoutes.route('/', adminSettings);
 adminRoutes.route('/', adminPackages);
 adminRoutes.route('/', adminModels);
+adminRoutes.route('/', adminReports);
