@@ -95,9 +95,9 @@ export function requireSession(): MiddlewareHandler<UiEnv> {
   };
 }
 
+// A form posted after the session ended leads to the sign-in form too (its data is dropped).
 function toSignIn(c: UiContext, reason: 'expired' | 'ended' | undefined): Response {
-  if (c.req.method !== 'GET') throw new ApiError(401, 'invalid_api_key', 'Your dashboard session has ended; sign in again.');
-  const next = c.req.path + (new URL(c.req.url).search || '');
+  const next = c.req.method === 'GET' ? c.req.path + (new URL(c.req.url).search || '') : '/dashboard';
   const query = new URLSearchParams({ next, ...(reason && { reason }) });
   return c.redirect(`/dashboard/sign-in?${query}`, 303);
 }

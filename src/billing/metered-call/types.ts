@@ -30,6 +30,8 @@ export interface MeteredRequest {
   header(name: string): string | undefined;
   /** Aborted when the client goes away. The upstream call does not follow it blindly: see drain. */
   clientSignal: AbortSignal;
+  /** performance.now() when the request arrived (the gateway overhead metric starts there). */
+  receivedAt?: number;
 }
 
 /** The hold an operation asks for before calling the provider (SPEC 3.4). */

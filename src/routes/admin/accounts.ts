@@ -37,7 +37,7 @@ adminAccounts.get('/accounts', async (c) => {
 /** One page of accounts by id, with the filters of GET /admin/accounts (the dashboard's list too). */
 export async function listAccounts(db: Deps['db'], query: z.infer<typeof listAccountsSchema>, lowBalanceThreshold: number) {
   const filters: (SQL | undefined)[] = [
-    query.q ? or(ilike(accounts.name, `%${query.q}%`), ilike(accounts.email, `%${query.q}%`), eq(accounts.id, query.q)) : undefined,
+    query.q ? or(ilike(accounts.name, contains(query.q)), ilike(accounts.email, contains(query.q)), eq(accounts.id, query.q)) : undefined,
     query.status ? eq(accounts.status, query.status) : undefined,
     query.minBalance !== undefined ? gte(accounts.balance, query.minBalance) : undefined,
     query.maxBalance !== undefined ? lte(accounts.balance, query.maxBalance) : undefined,
@@ -47,6 +47,11 @@ export async function listAccounts(db: Deps['db'], query: z.infer<typeof listAcc
   const rows = await db.select().from(accounts).where(and(...filters)).orderBy(asc(accounts.id)).limit(query.limit + 1);
   const page = rows.slice(0, query.limit);
   return { rows: page, nextCursor: rows.length > query.limit ? page.at(-1)!.id : null };
+}
+
+/** An ILIKE pattern matching `text` literally anywhere (its own % and _ are not wildcards). */
+function contains(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
 adminAccounts.get('/accounts/:id', async (c) => {

@@ -10,5 +10,6 @@ export async function meteredRequest(c: Context<AppEnv>): Promise<MeteredRequest
     rawBody: await c.req.text(),
     header: (name) => c.req.header(name),
     clientSignal: c.req.raw.signal,
+    receivedAt: c.get('receivedAt'),
   };
 }

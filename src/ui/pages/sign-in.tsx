@@ -55,10 +55,11 @@ signInRoutes.post('/sign-in', async (c) => {
   const form = await c.req.parseBody();
   const sent = typeof form._csrf === 'string' ? form._csrf : '';
   const expected = getCookie(c, SIGNIN_COOKIE) ?? '';
-  if (!expected || !sameSecret(sent, expected)) throw forbiddenPage('The sign-in form expired; reload the page and try again.');
   const key = typeof form.key === 'string' ? form.key.trim() : '';
   const next = safeNext(typeof form.next === 'string' ? form.next : undefined);
-  const fail = (text: string) => c.html(signInPage(signInToken(c), next, { kind: 'error', text }), 401);
+  const fail = (text: string, status: 400 | 401 = 401) => c.html(signInPage(signInToken(c), next, { kind: 'error', text }), status);
+  // Not our form (or its cookie expired): the key is not even looked at; a fresh form is shown.
+  if (!expected || !sameSecret(sent, expected)) return fail('The sign-in form expired; enter the key again.', 400);
   if (!KEY_PATTERN.test(key)) return fail("That is not an API key: keys look like 'tg-' followed by 43 characters.");
   const { authenticator, sessions } = c.get('deps');
   const keyHash = hashApiKey(key);
