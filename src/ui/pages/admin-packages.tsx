@@ -1,11 +1,11 @@
 // Admin: the packages editor. Packages are never deleted (purchases name them): they are turned off.
-import { asc, eq } from 'drizzle-orm';
+import { asc } from 'drizzle-orm';
 import { Hono } from 'hono';
 import type { FC } from 'hono/jsx';
-import { z } from 'zod';
 import { packages } from '../../db/schema.js';
 import type { PackageRow } from '../../stripe/packages.js';
-import { MAX_TOKEN_AMOUNT } from '../../routes/admin/schemas.js';
+import { ApiError } from '../../http/errors.js';
+import { createPackage, createPackageSchema, updatePackage, updatePackageSchema } from '../../routes/admin/packages.js';
 import { Field } from '../components.js';
 import { money, tokens } from '../format.js';
 import { fieldErrors, type FieldErrors } from '../form-errors.js';
@@ -17,18 +17,23 @@ export const adminPackagesPage = new Hono<UiEnv>();
 
 adminPackagesPage.use('*', allow('staff'));
 
-const packageSchema = z.object({
-  name: z.string().trim().min(1, 'is required').max(200),
-  tokens: z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(MAX_TOKEN_AMOUNT),
-  // Stripe's smallest charge is about 50 cents; an integer column holds up to 2^31-1.
-  priceCents: z.coerce.number().int('must be a whole number of cents').min(50, 'must be at least 50 (Stripe refuses smaller charges)').max(99_999_999),
-  currency: z.string().trim().toLowerCase().regex(/^[a-z]{3}$/, 'must be a three-letter ISO code such as usd'),
-  sortOrder: z.coerce.number().int().min(0).max(1_000_000).default(0),
-  active: z.boolean(),
-});
-const newPackageSchema = packageSchema.extend({ id: z.string().trim().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, "_" or "-", at most 64') });
+const numberText = (text: string | undefined) => (text !== undefined && /^-?\d+$/.test(text.trim()) ? Number(text.trim()) : text);
 
-const toInput = (form: Record<string, string>) => ({ ...form, active: form.active === 'on', sortOrder: form.sortOrder || '0' });
+/** Form text -> the JSON route's input (same schema, same rules). */
+const toInput = (form: Record<string, string>) => ({
+  name: form.name ?? '',
+  tokens: numberText(form.tokens),
+  priceCents: numberText(form.priceCents),
+  currency: (form.currency ?? '').trim().toLowerCase(),
+  sortOrder: numberText(form.sortOrder || '0'),
+  active: form.active === 'on',
+});
+
+/** A refusal of the shared functions (409 sold terms, id taken...) shown on the form it concerns. */
+function refusal(error: unknown): FieldErrors {
+  if (error instanceof ApiError && error.status < 500) return { [error.param?.split('.')[0] ?? 'form']: error.message };
+  throw error;
+}
 
 const PackageFields: FC<{ values: Record<string, string>; errors: FieldErrors; readOnly: boolean }> = ({ values, errors, readOnly }) => (
   <>
@@ -58,6 +63,7 @@ async function view(c: UiContext, submitted?: { target: string; values: Record<s
             {!readOnly && <Csrf token={csrf} />}
             <div class="label"><code>{p.id}</code>{` · ${tokens(p.tokens)} tokens for ${money(p.priceCents, p.currency)}${p.active ? '' : ' · off sale'}`}</div>
             <PackageFields values={submitted?.target === p.id ? submitted.values : asValues(p)} errors={errorsFor(p.id)} readOnly={readOnly} />
+            {errorsFor(p.id).form && <p class="field-error" role="alert">{errorsFor(p.id).form}</p>}
             {!readOnly && <button type="submit">{`Save ${p.id}`}</button>}
           </form>
         ))}
@@ -69,6 +75,7 @@ async function view(c: UiContext, submitted?: { target: string; values: Record<s
             <Csrf token={csrf} />
             <Field label="Id" error={errorsFor('new').id}><input name="id" required value={submitted?.target === 'new' ? (submitted.values.id ?? '') : ''} /></Field>
             <PackageFields values={submitted?.target === 'new' ? submitted.values : { active: 'on', currency: 'usd' }} errors={errorsFor('new')} readOnly={false} />
+            {errorsFor('new').form && <p class="field-error" role="alert">{errorsFor('new').form}</p>}
             <button type="submit">Create package</button>
           </form>
         </>
@@ -82,19 +89,25 @@ adminPackagesPage.get('/', (c) => view(c));
 
 adminPackagesPage.post('/', allow('admin-write'), async (c) => {
   const form = await formFields(c);
-  const parsed = newPackageSchema.safeParse(toInput(form));
+  const parsed = createPackageSchema.safeParse({ ...toInput(form), id: form.id?.trim() || undefined });
   if (!parsed.success) return view(c, { target: 'new', values: form, errors: fieldErrors(parsed.error) });
-  const [created] = await c.get('deps').db.insert(packages).values(parsed.data).onConflictDoNothing().returning({ id: packages.id });
-  if (!created) return view(c, { target: 'new', values: form, errors: { id: `a package '${parsed.data.id}' exists already` } });
+  try {
+    await createPackage(c.get('deps').db, parsed.data);
+  } catch (error) {
+    return view(c, { target: 'new', values: form, errors: refusal(error) });
+  }
   return c.redirect('/dashboard/admin/packages?done=saved', 303);
 });
 
 adminPackagesPage.post('/:id', allow('admin-write'), async (c) => {
   const form = await formFields(c);
   const id = c.req.param('id');
-  const parsed = packageSchema.safeParse(toInput(form));
+  const parsed = updatePackageSchema.safeParse(toInput(form));
   if (!parsed.success) return view(c, { target: id, values: form, errors: fieldErrors(parsed.error) });
-  const [updated] = await c.get('deps').db.update(packages).set(parsed.data).where(eq(packages.id, id)).returning({ id: packages.id });
-  if (!updated) return view(c, { target: id, values: form, errors: { name: `no package '${id}'` } });
+  try {
+    await updatePackage(c.get('deps'), id, parsed.data);
+  } catch (error) {
+    return view(c, { target: id, values: form, errors: refusal(error) });
+  }
   return c.redirect('/dashboard/admin/packages?done=saved', 303);
 });

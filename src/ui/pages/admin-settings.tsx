@@ -2,7 +2,9 @@
 // Auditors see the values without a way to change them. The alert webhook's secret is never shown.
 import { Hono } from 'hono';
 import type { FC } from 'hono/jsx';
-import { settingsSchema, type Settings } from '../../accounts/settings.js';
+import type { Settings } from '../../accounts/settings.js';
+import { ApiError } from '../../http/errors.js';
+import { applySettingsPatch, settingsPatchSchema } from '../../routes/admin/settings.js';
 import { activePackages } from '../../stripe/packages.js';
 import { Field } from '../components.js';
 import type { FieldErrors } from '../form-errors.js';
@@ -87,11 +89,9 @@ adminSettingsPage.get('/', (c) => view(c));
 
 adminSettingsPage.post('/', allow('admin-write'), async (c) => {
   const form = await formFields(c);
-  const { settings } = c.get('deps');
-  const current = await settings.get();
-  const url = form['alertWebhook.url']?.trim() || null;
-  const secret = form['alertWebhook.secret']?.trim() || (url ? current.alertWebhook.secret : null);
-  const candidate = {
+  const secret = form['alertWebhook.secret']?.trim();
+  // The same patch PATCH /admin/settings takes; an empty secret field keeps the stored secret.
+  const parsed = settingsPatchSchema.safeParse({
     signupGrant: integerText(form.signupGrant),
     lowBalanceThreshold: integerText(form.lowBalanceThreshold),
     reservationPolicy: form.reservationPolicy,
@@ -101,14 +101,19 @@ adminSettingsPage.post('/', allow('admin-write'), async (c) => {
       packageId: form['autoRecharge.packageId'],
       monthlyLimitTokens: integerText(form['autoRecharge.monthlyLimitTokens']),
     },
-    alertWebhook: { url, secret, allowPrivateAddresses: form['alertWebhook.allowPrivateAddresses'] === 'on' },
-  };
-  const parsed = settingsSchema.safeParse(candidate);
-  if (!parsed.success) {
+    alertWebhook: { url: form['alertWebhook.url']?.trim() || null, ...(secret && { secret }), allowPrivateAddresses: form['alertWebhook.allowPrivateAddresses'] === 'on' },
+  });
+  const errorsOf = (issues: { path: PropertyKey[]; message: string }[]) => {
     const errors: FieldErrors = {};
-    for (const issue of parsed.error.issues) errors[issue.path.map(String).join('.') || 'form'] ??= issue.message;
-    return view(c, { values: form, errors });
+    for (const issue of issues) errors[issue.path.map(String).join('.') || 'form'] ??= issue.message;
+    return errors;
+  };
+  if (!parsed.success) return view(c, { values: form, errors: errorsOf(parsed.error.issues) });
+  try {
+    await applySettingsPatch(c.get('deps'), parsed.data, { requestId: c.get('requestId'), keyId: c.get('auth').key.id });
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 400) return view(c, { values: form, errors: { [error.param ?? 'form']: error.message } });
+    throw error;
   }
-  await settings.update(parsed.data);
   return c.redirect('/dashboard/admin/settings?done=saved', 303);
 });
