@@ -30,6 +30,7 @@ import { committedRequestIds, Settler } from './billing/settler.js';
 import { heartbeatPeriodMs, InflightCalls } from './billing/metered-call/inflight.js';
 import { AutoRecharger } from './stripe/auto-recharge.js';
 import { createStripeClient, type StripeClient } from './stripe/client.js';
+import { MemorySessionStore, RedisSessionStore, type SessionStore } from './ui/session-store.js';
 
 export interface Deps {
   config: Config;
@@ -55,6 +56,8 @@ export interface Deps {
   /** null when STRIPE_SECRET_KEY is unset: checkout answers 503, auto-recharge is off. */
   stripe: StripeClient | null;
   autoRecharge: AutoRecharger | null;
+  /** Dashboard sessions (src/ui/): in Redis when there is one, so every instance knows them. */
+  sessions: SessionStore;
   /** This instance's Prometheus registry and metrics (GET /metrics); never the global registry. */
   metrics: GatewayMetrics;
 }
@@ -121,6 +124,7 @@ export async function buildDeps(config: Config, log: Logger): Promise<Deps> {
     redis,
     stripe,
     autoRecharge,
+    sessions: redis ? new RedisSessionStore(redis, config.REDIS_PREFIX) : new MemorySessionStore(),
     metrics,
   };
 }

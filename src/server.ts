@@ -21,12 +21,16 @@ async function main(): Promise<void> {
     return fail(`tokengate could not start: ${describe(error)}`);
   }
 
+  const dashboardUrl = `${config.PUBLIC_URL.replace(/\/+$/, '')}/dashboard`;
   if (gateway.bootstrap.created && gateway.bootstrap.source === 'generated') {
     // Printed to stdout once, never logged: this is the only copy of the key.
     process.stdout.write(
       `\n  Bootstrap admin key (shown once, store it now):\n\n    ${gateway.bootstrap.key}\n\n` +
+        `  Dashboard: ${dashboardUrl} (sign in with this key)\n\n` +
         `  Try: curl -H "Authorization: Bearer ${gateway.bootstrap.key}" ${gateway.url}/admin/accounts\n\n`,
     );
+  } else {
+    process.stdout.write(`\n  Dashboard: ${dashboardUrl}\n\n`);
   }
 
   const shutdown = (signal: string) => {

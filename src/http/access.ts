@@ -13,11 +13,13 @@ import { ApiError, forbidden, notFound } from './errors.js';
  * - `user`: any `user` or `admin` key; the route acts on the key's own account.
  * - `admin-read`: `admin` or `auditor` keys (auditors read admin data, never change it).
  * - `admin`: `admin` keys only.
+ * - `session`: a dashboard page (src/ui/): no key here; the page checks its own session cookie, which
+ *   resolves to a key with the same checks, and decides by that key's role.
  */
-export type Access = 'public' | 'billing-secret' | 'user' | 'admin-read' | 'admin';
+export type Access = 'public' | 'billing-secret' | 'user' | 'admin-read' | 'admin' | 'session';
 
 /** The roles each key-based level admits: the roles table of the README, as code. */
-export const ROLES_BY_ACCESS: Readonly<Record<Exclude<Access, 'public' | 'billing-secret'>, readonly KeyRole[]>> = {
+export const ROLES_BY_ACCESS: Readonly<Record<Exclude<Access, 'public' | 'billing-secret' | 'session'>, readonly KeyRole[]>> = {
   user: ['user', 'admin'],
   'admin-read': ['admin', 'auditor'],
   admin: ['admin'],
@@ -59,7 +61,7 @@ export function authorize(rules: readonly AccessRule[]): MiddlewareHandler<AppEn
     const method = c.req.method === 'HEAD' ? 'GET' : c.req.method;
     const access = byPath.get(path)?.get(method);
     if (access === undefined) throw forbidden(`The route ${method} ${path} has no access rule.`);
-    if (access === 'public') return next();
+    if (access === 'public' || access === 'session') return next();
     if (access === 'billing-secret') {
       checkBillingSecret(c);
       return next();

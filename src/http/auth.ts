@@ -56,7 +56,14 @@ export class KeyAuthenticator {
     if (!header) throw unauthorized("Missing API key. Send it as 'Authorization: Bearer tg-...'.");
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (!match || !KEY_PATTERN.test(match[1]!)) throw unauthorized("Malformed API key. Expected 'Authorization: Bearer tg-...'.");
-    const hash = hashApiKey(match[1]!);
+    return this.authenticateHash(hashApiKey(match[1]!));
+  }
+
+  /**
+   * The checks of a bearer key, by the key's sha256: the dashboard's sessions keep only the hash and
+   * resolve through here on every request, so revoking the key or suspending the account ends them too.
+   */
+  async authenticateHash(hash: string): Promise<AuthContext> {
     const found = await this.lookup(hash);
     if (!found) throw unauthorized('Invalid API key.');
     const { key, accountStatus } = found;

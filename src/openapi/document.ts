@@ -50,12 +50,14 @@ const capital = (word: string) => word.charAt(0).toUpperCase() + word.slice(1);
 function security(access: Access): Array<Record<string, string[]>> {
   if (access === 'public') return [];
   if (access === 'billing-secret') return [{ billingSecret: [] }];
+  if (access === 'session') return [];
   return [{ apiKey: [] }];
 }
 
 function accessNote(access: Access): string {
   if (access === 'public') return 'Public: no key.';
   if (access === 'billing-secret') return 'Needs the `x-billing-secret` header (BILLING_SECRET); off (404) when unset.';
+  if (access === 'session') return 'Dashboard page: the session cookie of a signed-in key.';
   return `Key roles: ${ROLES_BY_ACCESS[access].join(', ')}.`;
 }
 
@@ -81,7 +83,9 @@ function clean(schema: JsonSchema): JsonSchema {
   return rest;
 }
 
-export function buildOpenApiDocument(routes: readonly RouteSpec[], version: string): OpenApiDocument {
+export function buildOpenApiDocument(catalog: readonly RouteSpec[], version: string): OpenApiDocument {
+  // Dashboard pages (session cookie, HTML forms) are the web UI, not the API.
+  const routes = catalog.filter((route) => route.access !== 'session');
   const registry = z.registry<{ id: string }>();
   const names = new Map<RouteSpec, { body?: string; query?: string }>();
   const seen = new Map<z.ZodType, string>();

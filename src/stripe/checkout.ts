@@ -30,7 +30,22 @@ export async function ensureCustomer(db: Db, stripe: StripeClient, account: Acco
   return current?.customerId ?? customer.id;
 }
 
-export async function createCheckoutSession(db: Db, stripe: StripeClient, publicUrl: string, account: AccountRow, pkg: PackageRow): Promise<CheckoutSession> {
+/** Where Checkout sends the buyer back, as paths under PUBLIC_URL (the dashboard has its own pages). */
+export interface CheckoutReturn {
+  successPath: string; // may hold {CHECKOUT_SESSION_ID}
+  cancelPath: string;
+}
+
+const API_RETURN: CheckoutReturn = { successPath: '/checkout/success?session_id={CHECKOUT_SESSION_ID}', cancelPath: '/checkout/cancel' };
+
+export async function createCheckoutSession(
+  db: Db,
+  stripe: StripeClient,
+  publicUrl: string,
+  account: AccountRow,
+  pkg: PackageRow,
+  returnTo: CheckoutReturn = API_RETURN,
+): Promise<CheckoutSession> {
   const customer = await ensureCustomer(db, stripe, account);
   const base = publicUrl.replace(/\/+$/, '');
   // The same metadata on the session and its PaymentIntent: refunds and disputes name the PaymentIntent.
@@ -60,8 +75,8 @@ export async function createCheckoutSession(db: Db, stripe: StripeClient, public
       // The card is kept for off-session charges only when the account opted in to auto-recharge.
       ...(account.autoRechargeEnabled && { setup_future_usage: 'off_session' as const }),
     },
-    success_url: `${base}/checkout/success?session_id={CHECKOUT_SESSION_ID}`,
-    cancel_url: `${base}/checkout/cancel`,
+    success_url: `${base}${returnTo.successPath}`,
+    cancel_url: `${base}${returnTo.cancelPath}`,
   });
   if (!session.url) throw new Error(`Stripe returned Checkout Session ${session.id} without a url`);
   return { id: session.id, url: session.url };

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
+import { getPage, signInHttp } from '../helpers/dashboard-http.js';
 import { freePort } from '../helpers/ports.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -235,6 +236,15 @@ describe('zero-config start: embedded PGlite and in-process holds', () => {
     const list = await call(base, 'GET', '/admin/accounts', key);
     expect(list.status).toBe(200);
     expect(Array.isArray(list.body.data)).toBe(true);
+
+    // The banner names the dashboard; / leads there, and the key signs in (PGlite, in-process sessions).
+    expect(first.stdout()).toContain(`Dashboard: http://localhost:${firstPort}/dashboard (sign in with this key)`);
+    const root = await fetch(`${base}/`, { redirect: 'manual' });
+    expect(root.headers.get('location')).toBe('/dashboard');
+    const session = await signInHttp(base, key);
+    for (const path of ['/dashboard', '/dashboard/usage', '/dashboard/admin', '/dashboard/admin/accounts']) {
+      expect((await getPage(base, session, path)).status).toBe(200);
+    }
 
     const created = await call(base, 'POST', '/admin/accounts', key, { name: 'persisted', grant: 1_234 });
     expect(created.status).toBe(201);

@@ -41,6 +41,13 @@ export class FakeStripe {
   readonly intentOutcomes: IntentOutcome[] = [];
   /** When set, the next Checkout Session creation fails with this Stripe error message (400). */
   failNextSession: string | undefined;
+  /**
+   * When true, Checkout Session urls point at this fake, which serves a payment page: its Pay button
+   * completes the session (paid) and sends the browser to the session's success_url, as Stripe does.
+   * The webhook is still the test's to deliver (paidSessions holds what to send).
+   */
+  hostedPages = false;
+  readonly paidSessions: StripeObject[] = [];
   private readonly idempotent = new Map<string, { status: number; body: unknown }>();
   private server: Server | undefined;
   url = '';
@@ -126,6 +133,8 @@ export class FakeStripe {
     for await (const chunk of req) raw += String(chunk);
     const url = new URL(req.url ?? '/', 'http://fake');
     const method = req.method ?? 'GET';
+    const pay = /^\/c\/pay\/([A-Za-z0-9_]+)$/.exec(url.pathname);
+    if (pay) return this.paymentPage(method, pay[1]!, res);
     const idempotencyKey = header(req, 'idempotency-key');
     const body = parseForm(raw);
     this.requests.push({ method, path: url.pathname, query: url.searchParams, body, idempotencyKey });
@@ -188,13 +197,29 @@ export class FakeStripe {
       currency: (items[0]?.price_data as Params | undefined)?.currency ?? 'usd',
       success_url: body.success_url,
       cancel_url: body.cancel_url,
-      url: `https://checkout.stripe.com/c/pay/${sessionId}`,
+      url: this.hostedPages ? `${this.url}/c/pay/${sessionId}` : `https://checkout.stripe.com/c/pay/${sessionId}`,
       payment_intent_data: body.payment_intent_data, // kept to build the PaymentIntent; Stripe does not echo it
       created: now(),
     };
     this.sessions.set(sessionId, session);
     const { payment_intent_data: _hidden, ...shown } = session;
     return shown as StripeObject;
+  }
+
+  // The hosted Checkout page a browser is sent to (hostedPages): GET shows it, POST pays.
+  private paymentPage(method: string, sessionId: string, res: ServerResponse): void {
+    const session = this.sessions.get(sessionId);
+    if (!session) return send(res, 404, stripeError('invalid_request_error', `No such checkout.session: ${sessionId}`));
+    if (method === 'POST') {
+      this.paidSessions.push(this.completeSession(sessionId, 'paid'));
+      const success = String(session.success_url).replace('{CHECKOUT_SESSION_ID}', sessionId);
+      res.writeHead(303, { location: success }).end();
+      return;
+    }
+    const amount = `${(Number(session.amount_total) / 100).toFixed(2)} ${String(session.currency).toUpperCase()}`;
+    res
+      .writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
+      .end(`<!doctype html><html lang="en"><head><title>Fake Checkout</title></head><body><h1>Fake Stripe Checkout</h1><p>Pay ${amount}</p><form method="post"><button type="submit">Pay</button></form><p><a href="${String(session.cancel_url)}">Cancel</a></p></body></html>`);
   }
 
   private offSessionIntent(body: Params): [number, unknown] {

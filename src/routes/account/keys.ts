@@ -8,7 +8,8 @@ import { createKeyResponse, createOwnKeySchema, listKeysResponse, revokeKeyRespo
 
 export const accountKeys = new Hono<AppEnv>();
 
-function requireUnrestricted(auth: AuthContext): void {
+/** The rule the dashboard's key page follows too. */
+export function requireUnrestricted(auth: AuthContext): void {
   const { rpm, tpm, budgetTokens, models, expiresAt } = auth.key;
   if (rpm !== null || tpm !== null || budgetTokens !== null || models !== null || expiresAt !== null) {
     throw forbidden('A key with limits (rpm, tpm, budget, models or expiry) cannot create or revoke keys; use an unrestricted key.');

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { accountView, findAccount } from '../../accounts/accounts.js';
 import { accounts } from '../../db/schema.js';
 import { readJson } from '../../http/body.js';
+import type { Deps } from '../../deps.js';
 import type { AppEnv } from '../../http/context.js';
 import { badRequest, fromZodError, notFound } from '../../http/errors.js';
 import { findActivePackage } from '../../stripe/packages.js';
@@ -28,9 +29,16 @@ export const settingsPatch = z.strictObject({
 });
 
 accountSettings.patch('/settings', async (c) => {
-  const { db, holds, settings, stripe } = c.get('deps');
   const input = parseSettings(await readJson(c));
-  const row = await findAccount(db, c.get('auth').accountId);
+  return c.json(await updateAccountSettings(c.get('deps'), c.get('auth').accountId, input));
+});
+
+export type SettingsPatch = z.infer<typeof settingsPatch>;
+
+/** Applies a settings patch to the account (the JSON route and the dashboard's form); bad values throw 400 naming the field. */
+export async function updateAccountSettings(deps: Pick<Deps, 'db' | 'holds' | 'settings' | 'stripe'>, accountId: string, input: SettingsPatch) {
+  const { db, holds, settings, stripe } = deps;
+  const row = await findAccount(db, accountId);
   if (!row) throw notFound('Account not found.');
   const defaults = await settings.get();
 
@@ -67,10 +75,10 @@ accountSettings.patch('/settings', async (c) => {
   }
 
   const [updated] = Object.keys(changes).length > 0 ? await db.update(accounts).set(changes).where(eq(accounts.id, row.id)).returning() : [row];
-  return c.json(await accountView(updated!, holds, defaults.lowBalanceThreshold));
-});
+  return accountView(updated!, holds, defaults.lowBalanceThreshold);
+}
 
-function parseSettings(body: unknown): z.infer<typeof settingsPatch> {
+export function parseSettings(body: unknown): z.infer<typeof settingsPatch> {
   const parsed = settingsPatch.safeParse(body);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];

@@ -7,6 +7,8 @@ import { LedgerError, post } from '../../billing/ledger.js';
 import { postgresErrorCode, UNIQUE_VIOLATION } from '../../db/errors.js';
 import { accounts, apiKeys, ledgerEntries } from '../../db/schema.js';
 import { parseBody, parseQuery } from '../../http/body.js';
+import type { z } from 'zod';
+import type { Deps } from '../../deps.js';
 import type { AppEnv } from '../../http/context.js';
 import { ApiError, conflict, insufficientBalance, notFound } from '../../http/errors.js';
 import { publicLedgerEntry } from '../account/views.js';
@@ -25,7 +27,15 @@ adminAccounts.post('/accounts', async (c) => {
 adminAccounts.get('/accounts', async (c) => {
   const { db, settings } = c.get('deps');
   const query = parseQuery(c, listAccountsSchema);
-  const { lowBalanceThreshold } = await settings.get();
+  const { rows, nextCursor } = await listAccounts(db, query, (await settings.get()).lowBalanceThreshold);
+  return c.json({
+    data: rows.map((row) => ({ id: row.id, name: row.name, email: row.email, status: row.status, balance: row.balance, createdAt: row.createdAt.toISOString() })),
+    nextCursor,
+  });
+});
+
+/** One page of accounts by id, with the filters of GET /admin/accounts (the dashboard's list too). */
+export async function listAccounts(db: Deps['db'], query: z.infer<typeof listAccountsSchema>, lowBalanceThreshold: number) {
   const filters: (SQL | undefined)[] = [
     query.q ? or(ilike(accounts.name, contains(query.q)), ilike(accounts.email, contains(query.q)), eq(accounts.id, query.q)) : undefined,
     query.status ? eq(accounts.status, query.status) : undefined,
@@ -36,11 +46,8 @@ adminAccounts.get('/accounts', async (c) => {
   ];
   const rows = await db.select().from(accounts).where(and(...filters)).orderBy(asc(accounts.id)).limit(query.limit + 1);
   const page = rows.slice(0, query.limit);
-  return c.json({
-    data: page.map((row) => ({ id: row.id, name: row.name, email: row.email, status: row.status, balance: row.balance, createdAt: row.createdAt.toISOString() })),
-    nextCursor: rows.length > query.limit ? page.at(-1)!.id : null,
-  });
-});
+  return { rows: page, nextCursor: rows.length > query.limit ? page.at(-1)!.id : null };
+}
 
 /** An ILIKE pattern matching `text` literally anywhere (its own % and _ are not wildcards). */
 function contains(text: string): string {
@@ -56,36 +63,51 @@ adminAccounts.get('/accounts/:id', async (c) => {
 });
 
 adminAccounts.patch('/accounts/:id', async (c) => {
-  const { db, settings, holds, authenticator } = c.get('deps');
+  const { db, settings, holds } = c.get('deps');
   const input = await parseBody(c, updateAccountSchema);
   const row = await requireAccount(db, c.req.param('id'));
-  const [updated] = await db.update(accounts).set({ status: input.status }).where(eq(accounts.id, row.id)).returning();
-  await authenticator.accountStatusChanged(row.id, updated!.status); // on every instance, at once
+  const updated = await setAccountStatus(c.get('deps'), row.id, input.status);
   const { lowBalanceThreshold } = await settings.get();
-  return c.json(await accountView(updated!, holds, lowBalanceThreshold));
+  return c.json(await accountView(updated, holds, lowBalanceThreshold));
 });
 
+/** Suspends or reactivates; every instance applies it to the account's keys (and dashboard sessions) at once. */
+export async function setAccountStatus(deps: Pick<Deps, 'db' | 'authenticator'>, accountId: string, status: 'active' | 'suspended') {
+  const [updated] = await deps.db.update(accounts).set({ status }).where(eq(accounts.id, accountId)).returning();
+  await deps.authenticator.accountStatusChanged(accountId, updated!.status); // on every instance, at once
+  return updated!;
+}
+
 adminAccounts.post('/accounts/:id/grants', async (c) => {
-  const { db, holds } = c.get('deps');
   const input = await parseBody(c, grantSchema);
-  const row = await requireAccount(db, c.req.param('id'));
+  const row = await requireAccount(c.get('deps').db, c.req.param('id'));
+  const { entry, replayed } = await postGrant(c.get('deps'), row.id, input, c.get('auth').key.id);
+  return c.json({ ...publicLedgerEntry(entry), replayed }, replayed ? 200 : 201);
+});
+
+/**
+ * An admin grant (positive) or deduction (negative), once per idempotency key: a repeated request
+ * returns the first posting with `replayed: true`; the same key with another amount is a 409.
+ */
+export async function postGrant(deps: Pick<Deps, 'db' | 'holds'>, accountId: string, input: z.infer<typeof grantSchema>, byKeyId: string) {
+  const { db, holds } = deps;
   const type = input.amount > 0 ? 'grant' : 'deduction';
   const reference = `admin:${input.idempotencyKey}`;
   try {
     const { entry, replayed } = await post(db, {
-      accountId: row.id,
+      accountId,
       type,
       amount: input.amount,
       reference,
-      metadata: { reason: input.reason, by: c.get('auth').key.id },
+      metadata: { reason: input.reason, by: byKeyId },
       allowNegative: input.allowNegative,
     });
-    if (replayed && entry.amount !== input.amount) {
+    if (replayed && (entry.amount !== input.amount || entry.accountId !== accountId)) {
       throw conflict(`idempotencyKey '${input.idempotencyKey}' was already used for a grant of ${entry.amount} tokens.`);
     }
     // Also on a replay: if the first attempt committed but failed to reset the mirror, this repairs it.
-    await holds.invalidate(row.id);
-    return c.json({ ...publicLedgerEntry(entry), replayed }, replayed ? 200 : 201);
+    await holds.invalidate(accountId);
+    return { entry, replayed };
   } catch (error) {
     // The database holds one grant or deduction per reference, whatever its sign (a unique index):
     // the loser of a race, or a retry with the other sign, lands here. Replays of the same sign were
@@ -93,7 +115,7 @@ adminAccounts.post('/accounts/:id/grants', async (c) => {
     if (postgresErrorCode(error) === UNIQUE_VIOLATION) throw await reusedKey(db, reference, input.idempotencyKey);
     throw mapLedgerError(error);
   }
-});
+}
 
 async function reusedKey(db: AppEnv['Variables']['deps']['db'], reference: string, idempotencyKey: string): Promise<ApiError> {
   const [existing] = await db

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { postgresErrorCode, UNIQUE_VIOLATION } from '../../db/errors.js';
 import { packages } from '../../db/schema.js';
 import { parseBody } from '../../http/body.js';
+import type { Deps } from '../../deps.js';
 import type { AppEnv } from '../../http/context.js';
 import { conflict, notFound } from '../../http/errors.js';
 import { newId } from '../../lib/ids.js';
@@ -62,22 +63,32 @@ adminPackages.get('/packages', async (c) => {
 
 adminPackages.post('/packages', async (c) => {
   const input = await parseBody(c, createPackageSchema);
+  return c.json(adminPackage(await createPackage(c.get('deps').db, input), false), 201);
+});
+
+/** Creates a package (the JSON route and the dashboard's editor); an id in use is a 409. */
+export async function createPackage(db: Deps['db'], input: z.infer<typeof createPackageSchema>): Promise<PackageRow> {
   const id = input.id ?? newId('pkg', 9);
   try {
-    const [row] = await c.get('deps').db.insert(packages).values({ ...input, id }).returning();
-    return c.json(adminPackage(row!, false), 201);
+    const [row] = await db.insert(packages).values({ ...input, id }).returning();
+    return row!;
   } catch (error) {
     if (postgresErrorCode(error) === UNIQUE_VIOLATION) throw conflict(`A package with id '${id}' already exists; packages are never deleted, so pick another id.`);
     throw error;
   }
-});
+}
 
 adminPackages.patch('/packages/:id', async (c) => {
-  const { db, settings } = c.get('deps');
   const input = await parseBody(c, updatePackageSchema);
-  const id = c.req.param('id');
+  const result = await updatePackage(c.get('deps'), c.req.param('id'), input);
+  return c.json(adminPackage(result.row, result.sold));
+});
+
+/** Changes a package; the terms of a sold package, and turning off the default auto-recharge package, are 409s. */
+export async function updatePackage(deps: Pick<Deps, 'db' | 'settings'>, id: string, input: z.infer<typeof updatePackageSchema>): Promise<{ row: PackageRow; sold: boolean }> {
+  const { db, settings } = deps;
   const defaults = await settings.get();
-  const result = await db.transaction(async (tx) => {
+  return db.transaction(async (tx) => {
     // The row lock orders concurrent edits of one package; the sold check sees the latest terms.
     const [row] = await tx.select().from(packages).where(eq(packages.id, id)).for('update');
     if (!row) throw notFound(`No package with id '${id}'.`);
@@ -95,5 +106,4 @@ adminPackages.patch('/packages/:id', async (c) => {
     const [updated] = await tx.update(packages).set(input).where(eq(packages.id, id)).returning();
     return { row: updated!, sold };
   });
-  return c.json(adminPackage(result.row, result.sold));
-});
+}

@@ -5,6 +5,7 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { settingsSchema, type Settings } from '../../accounts/settings.js';
 import { parseBody } from '../../http/body.js';
+import type { Deps } from '../../deps.js';
 import type { AppEnv } from '../../http/context.js';
 import { badRequest, fromZodError } from '../../http/errors.js';
 import { findActivePackage } from '../../stripe/packages.js';
@@ -51,8 +52,14 @@ export function publicSettings(value: Settings) {
 adminSettings.get('/settings', async (c) => c.json(publicSettings(await c.get('deps').settings.get())));
 
 adminSettings.patch('/settings', async (c) => {
-  const { settings, db, log } = c.get('deps');
   const patch = await parseBody(c, settingsPatchSchema);
+  const updated = await applySettingsPatch(c.get('deps'), patch, { requestId: c.get('requestId'), keyId: c.get('auth').key.id });
+  return c.json(publicSettings(updated));
+});
+
+/** Applies a validated patch (the JSON route and the dashboard's editor); bad values throw 400 naming the field. */
+export async function applySettingsPatch(deps: Pick<Deps, 'settings' | 'db' | 'log'>, patch: z.infer<typeof settingsPatchSchema>, by: { requestId: string; keyId: string }): Promise<Settings> {
+  const { settings, db, log } = deps;
   const current = await settings.get();
   const changes: Partial<Settings> = {};
   if (patch.signupGrant !== undefined) changes.signupGrant = patch.signupGrant;
@@ -72,9 +79,9 @@ adminSettings.patch('/settings', async (c) => {
   if (patch.autoRecharge?.packageId !== undefined && !(await findActivePackage(db, patch.autoRecharge.packageId))) {
     throw badRequest(`Invalid 'autoRecharge.packageId': no active package '${patch.autoRecharge.packageId}'; GET /admin/packages lists them.`, 'autoRecharge.packageId', 'package_not_found');
   }
-  if (Object.keys(changes).length === 0) return c.json(publicSettings(current));
+  if (Object.keys(changes).length === 0) return current;
   const updated = await settings.update(changes);
   // Which settings changed and by whom; the values stay out of the log (the webhook secret is one).
-  log.info({ requestId: c.get('requestId'), keyId: c.get('auth').key.id, changed: Object.keys(changes) }, 'settings changed');
-  return c.json(publicSettings(updated));
-});
+  log.info({ requestId: by.requestId, keyId: by.keyId, changed: Object.keys(changes) }, 'settings changed');
+  return updated;
+}

@@ -2,7 +2,8 @@
 // and the revocation. Every query is scoped by the account id the route resolved.
 import type { Context } from 'hono';
 import { z } from 'zod';
-import { createApiKey, decodeKeyCursor, listApiKeys, publicKey, revokeApiKey, type KeyRole } from '../../accounts/api-keys.js';
+import { createApiKey, decodeKeyCursor, listApiKeys, publicKey, revokeApiKey, type ApiKeyRow, type KeyRole } from '../../accounts/api-keys.js';
+import type { Deps } from '../../deps.js';
 import { parseQuery } from '../../http/body.js';
 import type { AppEnv } from '../../http/context.js';
 import { badRequest, conflict, notFound } from '../../http/errors.js';
@@ -33,17 +34,17 @@ export const listKeysSchema = z.object({
   cursor: z.string().min(1).optional(),
 });
 
-type KeyInput = z.infer<typeof createOwnKeySchema> & { role?: KeyRole };
+export type KeyInput = z.infer<typeof createOwnKeySchema> & { role?: KeyRole };
 
-/** Creates the key after the checks zod cannot make alone; 201 with the only copy of the secret. */
-export async function createKeyResponse(c: Context<AppEnv>, accountId: string, input: KeyInput): Promise<Response> {
-  const { db, prices } = c.get('deps');
+/** Creates the key after the checks zod cannot make alone; returns the only copy of the secret. */
+export async function createKeyForAccount(deps: Pick<Deps, 'db' | 'prices'>, accountId: string, input: KeyInput): Promise<{ key: string; row: ApiKeyRow }> {
+  const { db, prices } = deps;
   const known = new Set(prices.all().map((m) => m.id));
   const unknownAt = input.models?.findIndex((id) => !known.has(id)) ?? -1;
   if (unknownAt >= 0) throw badRequest(`Invalid 'models.${unknownAt}': the model '${input.models![unknownAt]}' does not exist or has no price.`, `models.${unknownAt}`, 'model_not_found');
   const expiresAt = input.expiresAt ? new Date(input.expiresAt) : null;
   if (expiresAt && expiresAt.getTime() <= Date.now()) throw badRequest("Invalid 'expiresAt': must be in the future.", 'expiresAt');
-  const { key, row } = await createApiKey(db, {
+  return createApiKey(db, {
     accountId,
     name: input.name,
     role: input.role,
@@ -53,6 +54,11 @@ export async function createKeyResponse(c: Context<AppEnv>, accountId: string, i
     models: input.models,
     expiresAt,
   });
+}
+
+/** 201 with the only copy of the secret. */
+export async function createKeyResponse(c: Context<AppEnv>, accountId: string, input: KeyInput): Promise<Response> {
+  const { key, row } = await createKeyForAccount(c.get('deps'), accountId, input);
   return c.json({ ...publicKey(row), key }, 201);
 }
 
@@ -65,12 +71,15 @@ export async function listKeysResponse(c: Context<AppEnv>, accountId: string): P
 }
 
 /** Revokes on every instance (published after the commit); revoking twice answers the revoked key. */
-export async function revokeKeyResponse(c: Context<AppEnv>, accountId: string, accountStatus: string, keyId: string): Promise<Response> {
-  const { db, authenticator } = c.get('deps');
-  const result = await revokeApiKey(db, accountId, keyId);
+export async function revokeKey(deps: Pick<Deps, 'db' | 'authenticator'>, accountId: string, accountStatus: string, keyId: string): Promise<ApiKeyRow> {
+  const result = await revokeApiKey(deps.db, accountId, keyId);
   if (result.outcome === 'not_found') throw notFound(`No key with id '${keyId}' in this account.`);
   if (result.outcome === 'last_admin') throw conflict('This is the last active admin key; create another admin key before revoking it.');
   // Also after a repeated DELETE: if the first one committed but could not publish, this repairs it.
-  await authenticator.keyRevoked(result.row, accountStatus);
-  return c.json(publicKey(result.row));
+  await deps.authenticator.keyRevoked(result.row, accountStatus);
+  return result.row;
+}
+
+export async function revokeKeyResponse(c: Context<AppEnv>, accountId: string, accountStatus: string, keyId: string): Promise<Response> {
+  return c.json(publicKey(await revokeKey(c.get('deps'), accountId, accountStatus, keyId)));
 }
