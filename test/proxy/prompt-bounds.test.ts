@@ -5,7 +5,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
 import { chargeFor } from '../../src/billing/pricing.js';
 import { loadPriceTable } from '../../src/billing/price-table.js';
-import { estimatePromptTokens } from '../../src/metering/tokenizer.js';
+import { estimatePromptTokens, measurePrompt } from '../../src/metering/tokenizer.js';
 import { imageDataUrl } from '../helpers/images.js';
 import { completion, openAIError, usage } from '../helpers/stub-openai.js';
 import { GPT_4O_MINI, accountView, expectOpenAIErrorShape, funded, postChat, settleAll, useProxyEnv } from './support.js';
@@ -59,6 +59,50 @@ describe('a PDF part is held for what it can cost', () => {
   });
 });
 
+describe('a short prompt is held by its bytes, and counted with tiktoken near the balance', () => {
+  const messages = [{ role: 'user', content: 'Say hello to the whole wide world, politely.' }];
+  const request = { model: 'gpt-4o-mini', max_tokens: 50, messages };
+
+  it('far from the balance: held by its UTF-8 bytes (an upper bound), billed by the provider\'s usage', async () => {
+    const { key } = await funded(env.gw, 10_000_000);
+    let release!: () => void;
+    env.stub.enqueue({ kind: 'json', body: completion({ usage: usage(10, 1) }), after: new Promise<void>((resolve) => (release = resolve)) });
+    const pending = postChat(env.gw, key, request);
+    await env.stub.waitForRequests(1);
+    const { boundTokens } = measurePrompt(request, GPT_4O_MINI);
+    expect(boundTokens).toBeGreaterThan(estimatePromptTokens(request, GPT_4O_MINI));
+    expect((await accountView(env.gw, key)).held).toBe(chargeFor({ inputTokens: boundTokens, cachedInputTokens: 0, outputTokens: 50 }, GPT_4O_MINI));
+    release();
+    expect((await pending).status).toBe(200);
+  });
+
+  it('a balance of exactly the counted worst case: counted, held in full and not clamped (the bound would have clamped it)', async () => {
+    const exact = chargeFor({ inputTokens: estimatePromptTokens(request, GPT_4O_MINI), cachedInputTokens: 0, outputTokens: 50 }, GPT_4O_MINI);
+    expect(chargeFor({ inputTokens: measurePrompt(request, GPT_4O_MINI).boundTokens, cachedInputTokens: 0, outputTokens: 50 }, GPT_4O_MINI)).toBeGreaterThan(exact);
+    const { key } = await funded(env.gw, exact);
+    let release!: () => void;
+    env.stub.enqueue({ kind: 'json', body: completion({ usage: usage(10, 1) }), after: new Promise<void>((resolve) => (release = resolve)) });
+    const pending = postChat(env.gw, key, request);
+    await env.stub.waitForRequests(1);
+    expect(await accountView(env.gw, key)).toMatchObject({ held: exact, available: 0 });
+    expect(env.stub.requests[0]!.body.max_tokens).toBe(50);
+    release();
+    expect((await pending).status).toBe(200);
+    await settleAll(env.gw);
+    expect(await accountView(env.gw, key)).toMatchObject({ held: 0 });
+  });
+
+  it('a balance one token short of the counted minimum: 402, nothing reaches the provider', async () => {
+    const minimum = chargeFor({ inputTokens: estimatePromptTokens(request, GPT_4O_MINI), cachedInputTokens: 0, outputTokens: 1 }, GPT_4O_MINI);
+    const { key } = await funded(env.gw, minimum - 1);
+    const response = await postChat(env.gw, key, request);
+    expect(response.status).toBe(402);
+    expect(((await response.json()) as { error: { message: string } }).error.message).toContain(`needs up to ${minimum} tokens`);
+    expect(env.stub.requests).toHaveLength(0);
+    expect(await accountView(env.gw, key)).toMatchObject({ held: 0, balance: minimum - 1 });
+  });
+});
+
 describe('image parts are held by their model\'s rule and pixel size', () => {
   const image = (url: string, detail?: 'low' | 'high') => ({ type: 'image_url', image_url: { url, ...(detail ? { detail } : {}) } });
   it.each([
@@ -78,7 +122,8 @@ describe('image parts are held by their model\'s rule and pixel size', () => {
     const request = { model: id, max_tokens: 1, messages: [{ role: 'user', content: [text, part] }] };
     const pending = postChat(env.gw, key, request);
     await env.stub.waitForRequests(1);
-    const textTokens = estimatePromptTokens({ messages: [{ role: 'user', content: [text] }] }, model);
+    // A short prompt's text is held by its UTF-8 bytes (tiktoken runs only near the balance); images by their rule.
+    const textTokens = measurePrompt({ messages: [{ role: 'user', content: [text] }] }, model).boundTokens;
     expect((await accountView(env.gw, key)).held).toBe(chargeFor({ inputTokens: textTokens + tokens, cachedInputTokens: 0, outputTokens: 1 }, model));
     release();
     expect((await pending).status).toBe(200);

@@ -7,12 +7,12 @@ import { ApiError, insufficientBalance } from '../../http/errors.js';
 import type { Admission } from '../../limits/limiter.js';
 import { jsonResponse, upstreamErrorBody } from './answers.js';
 import { UpstreamUnavailableError, type ChatResponse } from '../../providers/types.js';
-import type { Settlement } from '../holds/types.js';
+import type { ReserveResult, Settlement } from '../holds/types.js';
 import { MAX_REPLAY_BYTES, NOT_REPLAYABLE_HEADER, type IdempotencyGate } from './idempotency-gate.js';
 import type { InflightCall } from './inflight.js';
 import { settle, settlementOf, type Outcome } from './settle.js';
 import { relayStream, STREAM_HEADERS, type StreamEnding } from './stream-relay.js';
-import { NO_USAGE, type MeteredOperation, type MeteredRequest, type StreamMeter } from './types.js';
+import { NO_USAGE, type HoldRequestPlan, type MeteredOperation, type MeteredRequest, type StreamMeter } from './types.js';
 
 type BufferedResponse = Extract<ChatResponse, { kind: 'buffered' }>;
 
@@ -52,32 +52,45 @@ export class MeteredCall implements InflightCall {
   /** Holds the worst case, or what the balance pays under `clamp`; 402 when it cannot pay the least. */
   async reserve(): Promise<void> {
     const { reservationPolicy } = await this.deps.settings.get();
-    const plan = await this.op.planHold(reservationPolicy);
+    const { key } = this.request.auth;
+    // A short prompt is sized by its bytes (an upper bound, ~0.1 µs) instead of tiktoken; counted
+    // exactly only when that bound does not fit the balance, or when key limits count its tokens.
+    const limited = key.tpm !== null || key.budgetTokens !== null;
+    let plan = await this.op.planHold(reservationPolicy, limited ? 'exact' : 'bound');
     // Key limits first (429/402 with headers): a refused request is never held. Given back below if no hold follows.
     const admission = await this.deps.limits.admit(this.request.auth, { estimatedTokens: plan.estimatedTokens ?? 0, estimatedCostTokens: plan.amountTokens });
     this.admission = admission;
-    const hold = await this.deps.holds
-      .reserve({
-        accountId: this.request.auth.accountId,
-        holdId: this.request.requestId,
-        amountTokens: plan.amountTokens,
-        minimumTokens: plan.minimumTokens,
-        ttlSeconds: this.deps.config.HOLD_TTL_SECONDS,
-      })
-      .catch(async (error: unknown) => {
-        await this.deps.limits.release(admission);
-        throw error;
-      });
-    if (!hold.ok) {
-      await this.deps.limits.release(admission);
-      if (hold.availableTokens < 0) {
-        throw insufficientBalance(
-          `The account balance is negative (${hold.availableTokens} tokens) after usage beyond what was held; requests are refused until a credit makes it positive again.`,
-        );
+    try {
+      let hold = await this.hold(plan);
+      if (plan.bound && (!hold.ok || hold.heldTokens < plan.amountTokens)) {
+        // Near the balance: the bound may refuse or clamp a request its exact count pays for.
+        if (hold.ok) await this.deps.holds.void(this.request.auth.accountId, this.request.requestId);
+        plan = await this.op.planHold(reservationPolicy, 'exact');
+        hold = await this.hold(plan);
       }
-      throw insufficientBalance(`Insufficient balance: this request needs up to ${plan.minimumTokens} tokens and ${hold.availableTokens} are available.`);
+      if (!hold.ok) {
+        if (hold.availableTokens < 0) {
+          throw insufficientBalance(
+            `The account balance is negative (${hold.availableTokens} tokens) after usage beyond what was held; requests are refused until a credit makes it positive again.`,
+          );
+        }
+        throw insufficientBalance(`Insufficient balance: this request needs up to ${plan.minimumTokens} tokens and ${hold.availableTokens} are available.`);
+      }
+      this.heldTokens = hold.heldTokens;
+    } catch (error) {
+      await this.deps.limits.release(admission);
+      throw error;
     }
-    this.heldTokens = hold.heldTokens;
+  }
+
+  private hold(plan: HoldRequestPlan): Promise<ReserveResult> {
+    return this.deps.holds.reserve({
+      accountId: this.request.auth.accountId,
+      holdId: this.request.requestId,
+      amountTokens: plan.amountTokens,
+      minimumTokens: plan.minimumTokens,
+      ttlSeconds: this.deps.config.HOLD_TTL_SECONDS,
+    });
   }
 
   async run(): Promise<Response> {

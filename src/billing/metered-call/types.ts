@@ -40,6 +40,11 @@ export interface HoldRequestPlan {
   minimumTokens: number;
   /** Provider tokens it may use at worst (input + output cap), for the key's tokens-per-minute limit. */
   estimatedTokens?: number;
+  /**
+   * The prompt was sized by a cheap upper bound (UTF-8 bytes), not counted: the plan is at least the
+   * exact one. When it does not fit the balance, the lifecycle asks again with `'exact'`.
+   */
+  bound?: boolean;
 }
 
 /** What a stream meter learned from the bytes so far. */
@@ -82,8 +87,11 @@ export interface MeteredOperation {
   ratesFor?(usage: MeteredUsage): Record<string, unknown>;
   /** Billing tokens for a usage, rounded once (SPEC 1). */
   costOf(usage: MeteredUsage): number;
-  /** The hold to take; may count tokens (async, off the event loop for large inputs). */
-  planHold(policy: 'clamp' | 'reject'): Promise<HoldRequestPlan>;
+  /**
+   * The hold to take; may count tokens (async, off the event loop for large inputs). With `'bound'`
+   * an operation may size a short prompt by a cheap upper bound instead of counting it (plan.bound).
+   */
+  planHold(policy: 'clamp' | 'reject', precision?: 'bound' | 'exact'): Promise<HoldRequestPlan>;
   /** Calls the provider with what the hold pays for (a clamped output cap when it is less than the worst case). */
   forward(heldTokens: number, signal: AbortSignal): Promise<ProviderResponse>;
   /** Usage in a whole (non-stream) answer, or null when the provider reported none. */
