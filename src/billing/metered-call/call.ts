@@ -34,6 +34,7 @@ export class MeteredCall implements InflightCall {
   private meter: StreamMeter | null = null;
   private drainTimer: NodeJS.Timeout | undefined;
   private unregister: (() => void) | undefined;
+  private stopListening: (() => void) | undefined;
   private ended = false;
   clientGone = false;
   abortReason: UpstreamAbort | null = null;
@@ -94,7 +95,7 @@ export class MeteredCall implements InflightCall {
   }
 
   async run(): Promise<Response> {
-    if (this.request.clientSignal.aborted) {
+    if (this.request.client.gone) {
       // Nothing reached the provider: nothing to bill.
       await this.voidHold();
       await this.gate.abandon();
@@ -102,7 +103,7 @@ export class MeteredCall implements InflightCall {
       return new Response(null, { status: CLIENT_GONE_STATUS });
     }
     this.unregister = this.deps.inflight.add(this);
-    this.request.clientSignal.addEventListener('abort', this.onClientGone, { once: true });
+    this.stopListening = this.request.client.onGone(this.onClientGone);
     let streaming = false;
     try {
       let response: ChatResponse;
@@ -115,7 +116,7 @@ export class MeteredCall implements InflightCall {
       if (response.kind === 'buffered') return await this.completeBuffered(response);
       streaming = true;
       this.meter = this.op.streamMeter();
-      return relayStream(this, this.meter, { ...response, passHeaders: { ...response.passHeaders, ...this.admission?.headers } });
+      return relayStream(this, this.meter, { ...response, passHeaders: { ...response.passHeaders, ...this.admission?.headers } }, this.request.client.outgoing);
     } finally {
       if (!streaming) this.end();
     }
@@ -171,6 +172,10 @@ export class MeteredCall implements InflightCall {
     } finally {
       this.end();
     }
+  }
+
+  get requestId(): string {
+    return this.request.requestId;
   }
 
   /** Whether the answer's bytes are kept for Idempotency-Key replays. */
@@ -264,7 +269,7 @@ export class MeteredCall implements InflightCall {
     if (this.ended) return;
     this.ended = true;
     clearTimeout(this.drainTimer);
-    this.request.clientSignal.removeEventListener('abort', this.onClientGone);
+    this.stopListening?.();
     this.unregister?.();
     this.markSettled();
   }

@@ -3,6 +3,7 @@
 // the same way for every kind; an operation only says what its request costs at worst, how to call
 // the provider, and how to read usage from what came back.
 import type { AuthContext } from '../../http/context.js';
+import type { ClientConnection } from './client-connection.js';
 import type { ChatResponse as ProviderResponse } from '../../providers/types.js';
 import type { JsonObject } from '../../metering/guards.js';
 
@@ -28,8 +29,8 @@ export interface MeteredRequest {
   auth: AuthContext;
   rawBody: string;
   header(name: string): string | undefined;
-  /** Aborted when the client goes away. The upstream call does not follow it blindly: see drain. */
-  clientSignal: AbortSignal;
+  /** Whether the client went away. The upstream call does not follow it blindly: see drain. */
+  client: ClientConnection;
 }
 
 /** The hold an operation asks for before calling the provider (SPEC 3.4). */
