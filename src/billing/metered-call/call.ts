@@ -9,6 +9,7 @@ import { jsonResponse, upstreamErrorBody } from './answers.js';
 import { UpstreamUnavailableError, type ChatResponse } from '../../providers/types.js';
 import type { ReserveResult, Settlement } from '../holds/types.js';
 import { MAX_REPLAY_BYTES, NOT_REPLAYABLE_HEADER, type IdempotencyGate } from './idempotency-gate.js';
+import { farFromBalance, rememberAvailable } from './balance-hint.js';
 import type { InflightCall } from './inflight.js';
 import { settle, settlementOf, type Outcome } from './settle.js';
 import { relayStream, STREAM_HEADERS, type StreamEnding } from './stream-relay.js';
@@ -53,22 +54,25 @@ export class MeteredCall implements InflightCall {
   /** Holds the worst case, or what the balance pays under `clamp`; 402 when it cannot pay the least. */
   async reserve(): Promise<void> {
     const { reservationPolicy } = await this.deps.settings.get();
-    const { key } = this.request.auth;
-    // A short prompt is sized by its bytes (an upper bound, ~0.1 µs) instead of tiktoken; counted
-    // exactly only when that bound does not fit the balance, or when key limits count its tokens.
+    const { key, accountId } = this.request.auth;
+    // A short prompt far from the balance is held by its bytes (an upper bound, ~0.1 µs) instead of a
+    // tiktoken count; counted when near the balance (or unknown), or when key limits count its tokens.
     const limited = key.tpm !== null || key.budgetTokens !== null;
     let plan = await this.op.planHold(reservationPolicy, limited ? 'exact' : 'bound');
+    if (plan.bound && !farFromBalance(accountId, plan.amountTokens)) plan = await this.op.planHold(reservationPolicy, 'exact');
     // Key limits first (429/402 with headers): a refused request is never held. Given back below if no hold follows.
     const admission = await this.deps.limits.admit(this.request.auth, { estimatedTokens: plan.estimatedTokens ?? 0, estimatedCostTokens: plan.amountTokens });
     this.admission = admission;
     try {
       let hold = await this.hold(plan);
       if (plan.bound && (!hold.ok || hold.heldTokens < plan.amountTokens)) {
-        // Near the balance: the bound may refuse or clamp a request its exact count pays for.
-        if (hold.ok) await this.deps.holds.void(this.request.auth.accountId, this.request.requestId);
+        // The balance moved (another instance, or many requests at once): the bound may refuse or clamp a
+        // request its exact count pays for.
+        if (hold.ok) await this.deps.holds.void(accountId, this.request.requestId);
         plan = await this.op.planHold(reservationPolicy, 'exact');
         hold = await this.hold(plan);
       }
+      rememberAvailable(accountId, hold.availableTokens);
       if (!hold.ok) {
         if (hold.availableTokens < 0) {
           throw insufficientBalance(
