@@ -70,12 +70,9 @@ class NodeSink implements StreamSink {
       res.writeHead(200, this.headers); // sent with the first write, or now if there is nothing to write
       if (frames.length === 0) res.flushHeaders();
     }
-    if (frames.length === 1) return res.write(frames[0]);
-    let ok = true;
-    res.cork();
-    for (const frame of frames) ok = res.write(frame);
-    res.uncork();
-    return ok;
+    if (frames.length === 0) return true;
+    // One HTTP chunk per upstream read: each write of a chunked response adds its own framing.
+    return res.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames));
   }
 
   writable(): Promise<void> {
