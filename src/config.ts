@@ -24,6 +24,8 @@ const stripeApiBase = url(['http:', 'https:']).refine((value) => {
 }, 'an http:// or https:// URL with no path (the client adds /v1/...), e.g. http://localhost:12111');
 const port = z.coerce.number({ message: 'an integer port 0-65535' }).int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
+// Node's timers fire at once (with a warning) beyond 2^31-1 ms: a longer timeout would cut every call.
+const timerMs = positiveInt.max(2_147_483_647, 'at most 2147483647 ms (about 24.8 days; Node timers overflow beyond it)');
 
 const envSchema = z.object({
   PORT: port.default(8787),
@@ -45,11 +47,11 @@ const envSchema = z.object({
   AUTO_RECHARGE_RETRY_SECONDS: nonNegativeInt.default(900),
   PUBLIC_URL: url(['http:', 'https:']).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  UPSTREAM_TIMEOUT_MS: positiveInt.default(600_000),
+  UPSTREAM_TIMEOUT_MS: timerMs.default(600_000),
   HOLD_TTL_SECONDS: positiveInt.default(900),
-  SETTLE_INTERVAL_MS: positiveInt.default(50),
-  SHUTDOWN_TIMEOUT_MS: positiveInt.default(30_000),
-  DRAIN_AFTER_DISCONNECT_MS: positiveInt.default(30_000),
+  SETTLE_INTERVAL_MS: timerMs.default(50),
+  SHUTDOWN_TIMEOUT_MS: timerMs.default(30_000),
+  DRAIN_AFTER_DISCONNECT_MS: timerMs.default(30_000),
 });
 
 export type Config = Omit<z.infer<typeof envSchema>, 'PUBLIC_URL'> & { PUBLIC_URL: string };

@@ -33,6 +33,8 @@ describe('loadConfig', () => {
     ['LOG_LEVEL', 'loud'],
     ['OPENAI_BASE_URL', 'api.openai.com'],
     ['HOLD_TTL_SECONDS', '0'],
+    ['SHUTDOWN_TIMEOUT_MS', '2147483648'],
+    ['DRAIN_AFTER_DISCONNECT_MS', '9999999999'],
   ])('%s=%s throws a ConfigError whose message is one line naming the variable', (name, value) => {
     const error = configError({ [name]: value });
     expect(error.message).not.toMatch(/[\r\n]/);

@@ -92,6 +92,27 @@ describe('provider errors', () => {
     expect(await accountView(env.gw, key)).toMatchObject({ balance: start, held: 0, available: start });
   });
 
+  it('a 401 about the gateway\'s own OpenAI key never shows that key\'s characters: upstream_auth, unbilled', async () => {
+    const { client, key } = await funded(env.gw, 10_000);
+    env.stub.enqueue(openAIError(401, 'Incorrect API key provided: sk-proj-********************abcd. You can find your API key at https://platform.openai.com/account/api-keys.', 'invalid_request_error', 'invalid_api_key'));
+
+    const error = await sdkError(client.chat.completions.create({ model: 'gpt-4o-mini', messages }));
+    expect(error.status).toBe(401);
+    expect(error.error).toMatchObject({ type: 'upstream_error', code: 'upstream_auth' });
+    expect(JSON.stringify(error.error)).not.toMatch(/abcd|sk-/);
+    await expectNotBilled(env, error.requestID!);
+    expect(await accountView(env.gw, key)).toMatchObject({ balance: 10_000, held: 0 });
+  });
+
+  it('a secret quoted in another provider error is masked', async () => {
+    const { client } = await funded(env.gw, 10_000);
+    env.stub.enqueue(openAIError(400, 'Project sk-proj-AbCdEfGh1234 cannot use this model.', 'invalid_request_error', null));
+    const error = await sdkError(client.chat.completions.create({ model: 'gpt-4o-mini', messages }));
+    expect(error.status).toBe(400);
+    expect(error.error).toMatchObject({ message: expect.stringContaining('cannot use this model') });
+    expect(JSON.stringify(error.error)).not.toContain('AbCdEfGh1234');
+  });
+
   it('a streaming request that the provider refuses gets the error as JSON, unbilled', async () => {
     const { key } = await funded(env.gw, 10_000);
     env.stub.enqueue(openAIError(429, 'Slow down.', 'requests', 'rate_limit_exceeded'));
