@@ -1,11 +1,13 @@
 // createApp(deps): the HTTP surface. Route groups mount here; every error leaves in OpenAI's shape.
 import { Hono, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { dataExceptionMessage } from './db/errors.js';
+import { dataExceptionMessage, isConnectionError } from './db/errors.js';
 import type { Deps } from './deps.js';
 import type { AppEnv } from './http/context.js';
 import { ApiError, notFound } from './http/errors.js';
 import { requestId } from './http/request-id.js';
+import { authorize, matchedRoutePath } from './http/access.js';
+import { ROUTES } from './routes/catalog.js';
 import { registerRoutes } from './routes/index.js';
 
 export const MAX_BODY_BYTES = 8 * 1024 * 1024;
@@ -33,7 +35,10 @@ export function createApp(deps: Deps): Hono<AppEnv> {
 
   app.use('*', async (c, next) => {
     c.set('deps', deps);
+    c.set('receivedAt', performance.now());
     await next();
+    // By route pattern, not raw path: ids in paths would make one series per account or key.
+    deps.metrics.request(c.req.method, matchedRoutePath(c) ?? 'unmatched', c.res.status);
   });
   app.use('*', requestId());
   app.use('*', async (c, next) => {
@@ -47,6 +52,8 @@ export function createApp(deps: Deps): Hono<AppEnv> {
     );
   });
   app.use('*', limitBodySize());
+  // Who may call each route: the catalog, enforced before any handler runs.
+  app.use('*', authorize(ROUTES));
 
   registerRoutes(app);
 
@@ -61,6 +68,7 @@ export function createApp(deps: Deps): Hono<AppEnv> {
       return c.json(error.toBody(), error.status);
     }
     if (isStoreUnavailable(error)) {
+      deps.metrics.redisError();
       // Balances and holds cannot be checked: refuse rather than serve unmetered; clients retry.
       deps.log.warn({ requestId: c.get('requestId'), reason: error.message }, 'balance store unavailable');
       const unavailable = new ApiError(503, 'service_unavailable', 'The balance store is unavailable; retry shortly.', 'api_error');
@@ -73,6 +81,7 @@ export function createApp(deps: Deps): Hono<AppEnv> {
       deps.log.warn({ err: error, requestId: c.get('requestId'), path: c.req.path }, 'database refused a value from the request');
       return c.json(new ApiError(400, 'invalid_request', refused).toBody(), 400);
     }
+    if (isConnectionError(error)) deps.metrics.postgresError();
     deps.log.error({ err: error, requestId: c.get('requestId'), path: c.req.path }, 'unhandled error');
     const internal = new ApiError(500, 'internal_error', `Internal error; quote request id ${c.get('requestId')} when reporting it.`, 'api_error');
     return c.json(internal.toBody(), 500);

@@ -23,6 +23,7 @@ import { KeyLimiter } from './limits/limiter.js';
 import { MemoryLimitStore } from './limits/memory-store.js';
 import { RedisLimitStore } from './limits/redis-store.js';
 import type { Logger } from './log.js';
+import { GatewayMetrics } from './metrics/gateway-metrics.js';
 import { MemoryIdempotencyStore, RedisIdempotencyStore, type IdempotencyStore } from './billing/idempotency-store.js';
 import { createProviderRegistry, type ProviderRegistry } from './providers/registry.js';
 import { committedRequestIds, Settler } from './billing/settler.js';
@@ -54,6 +55,8 @@ export interface Deps {
   /** null when STRIPE_SECRET_KEY is unset: checkout answers 503, auto-recharge is off. */
   stripe: StripeClient | null;
   autoRecharge: AutoRecharger | null;
+  /** This instance's Prometheus registry and metrics (GET /metrics); never the global registry. */
+  metrics: GatewayMetrics;
 }
 
 /** Opens Postgres (or PGlite), applies migrations, seeds defaults and connects the hold store. */
@@ -63,22 +66,25 @@ export async function buildDeps(config: Config, log: Logger): Promise<Deps> {
   if (applied.length > 0) log.info({ applied }, 'migrations applied');
   await seed(database.db);
 
+  const metrics = new GatewayMetrics();
   const loadBalance: BalanceLoader = async (accountId) => {
     const account = await findAccount(database.db, accountId);
     if (!account) throw new Error(`Account ${accountId} does not exist`);
     return account.balance;
   };
-  const redis = config.REDIS_URL ? connectRedis(config.REDIS_URL, log) : null;
+  const redis = config.REDIS_URL ? connectRedis(config.REDIS_URL, log, metrics) : null;
   const holds: HoldStore = redis ? await durableRedisHolds(config, redis, database, loadBalance, log) : memoryHolds(config, loadBalance);
 
   const shared = await connectSharedCache(redis, config, log);
   // Reads with a fallback (keys, settings) give Postgres half a second, then answer from what is known.
   const guard = new DatabaseReadGuard({
+    onFailure: () => metrics.postgresError(),
     onChange: (state, error) =>
       state === 'down' ? log.warn({ err: error }, 'Postgres reads failing; keys and settings answered from last known values') : log.info('Postgres reads succeed again'),
   });
   const settings = new SettingsStore({ db: database.db, guard, shared, log });
-  const settler = new Settler({ db: database.db, holds, log, intervalMs: config.SETTLE_INTERVAL_MS });
+  const settler = new Settler({ db: database.db, holds, log, intervalMs: config.SETTLE_INTERVAL_MS, metrics });
+  metrics.observeQueue(() => holds.stats());
   const stripe = createStripeClient(config);
   const autoRecharge = stripe
     ? new AutoRecharger({ db: database.db, holds, stripe, settings, log, retrySeconds: config.AUTO_RECHARGE_RETRY_SECONDS })
@@ -115,6 +121,7 @@ export async function buildDeps(config: Config, log: Logger): Promise<Deps> {
     redis,
     stripe,
     autoRecharge,
+    metrics,
   };
 }
 
@@ -127,10 +134,11 @@ export const REDIS_CLIENT_OPTIONS: RedisOptions = {
 };
 
 /** ioredis retries a lost connection by itself; say so once per outage instead of once per retry. */
-function connectRedis(url: string, log: Logger): Redis {
+function connectRedis(url: string, log: Logger, metrics: GatewayMetrics): Redis {
   const redis = new Redis(url, REDIS_CLIENT_OPTIONS);
   let down = false;
   redis.on('error', (error: Error) => {
+    metrics.redisError();
     if (!down) log.error({ err: error }, 'Redis connection lost; retrying');
     down = true;
   });

@@ -1,16 +1,20 @@
 // Starts a gateway: services, bootstrap admin, HTTP server. Used by src/server.ts and by the tests.
 import { serve, type ServerType } from '@hono/node-server';
+import type { Hono } from 'hono';
 import type { AddressInfo } from 'node:net';
 import { ensureBootstrapAdmin, type BootstrapResult } from './accounts/bootstrap-admin.js';
 import { createApp } from './app.js';
 import type { Config } from './config.js';
 import { buildDeps, closeDeps, type Deps } from './deps.js';
+import type { AppEnv } from './http/context.js';
 import type { Logger } from './log.js';
 
 export interface RunningGateway {
   url: string;
   port: number;
   deps: Deps;
+  /** The Hono app it serves (its registered routes are what the route catalog must cover). */
+  app: Hono<AppEnv>;
   bootstrap: BootstrapResult;
   /** Stops accepting, finishes in-flight requests, drains settlements, closes pools. */
   stop(): Promise<void>;
@@ -39,7 +43,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
       }
       await closeDeps(deps);
     })());
-  return { url, port, deps, bootstrap, stop };
+  return { url, port, deps, app, bootstrap, stop };
 }
 
 /** When to cut running calls during shutdown: a few seconds (at most a third) before the deadline. */

@@ -101,12 +101,15 @@ export class SettingsStore {
 
   async update(patch: Partial<Settings>): Promise<Settings> {
     const next = settingsSchema.parse({ ...(await this.get()), ...patch });
-    for (const key of Object.keys(patch) as (keyof Settings)[]) {
-      await this.options.db
-        .insert(settings)
-        .values({ key, value: next[key] })
-        .onConflictDoUpdate({ target: settings.key, set: { value: next[key], updatedAt: new Date() } });
-    }
+    // One transaction: a failure part-way leaves every setting as it was.
+    await this.options.db.transaction(async (tx) => {
+      for (const key of Object.keys(patch) as (keyof Settings)[]) {
+        await tx
+          .insert(settings)
+          .values({ key, value: next[key] })
+          .onConflictDoUpdate({ target: settings.key, set: { value: next[key], updatedAt: new Date() } });
+      }
+    });
     await this.options.shared.putSnapshot(SNAPSHOT, JSON.stringify(next)).catch((error: unknown) => this.options.log.warn({ err: error }, 'could not share the settings snapshot'));
     await this.options.shared.publish({ kind: 'settings' });
     this.cached = { value: next, at: this.now() };

@@ -6,6 +6,7 @@ import type { Database, Db } from '../db/client.js';
 import { isConnectionError } from '../db/errors.js';
 import { usageEvents } from '../db/schema.js';
 import type { Logger } from '../log.js';
+import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { HoldStore, QueuedSettlement, Settlement } from './holds/types.js';
 import { postUsageBatch, type UsageDebit } from './ledger.js';
 
@@ -17,6 +18,7 @@ export interface SettlerOptions {
   batchSize?: number;
   /** How often this instance sweeps expired holds (settled by progress or voided); every instance may. */
   sweepIntervalMs?: number;
+  metrics?: GatewayMetrics;
 }
 
 export class Settler {
@@ -106,6 +108,7 @@ export class Settler {
     try {
       await writeSettlements(this.options.db, queued.map((q) => q.settlement));
     } catch (error) {
+      this.failed(error);
       if (queued.length === 1 || isConnectionError(error)) throw error;
       // One bad entry must not hold the whole queue back: settle one by one, keep what fails queued.
       return this.settleOneByOne(queued, error);
@@ -127,6 +130,12 @@ export class Settler {
     }
   }
 
+  /** A write Postgres did not commit: counted as a ledger write failure, and as a Postgres error when it could not be reached. */
+  private failed(error: unknown): void {
+    this.options.metrics?.ledgerWriteFailed();
+    if (isConnectionError(error)) this.options.metrics?.postgresError();
+  }
+
   private async settleOneByOne(queued: QueuedSettlement[], batchError: unknown): Promise<number> {
     const written: QueuedSettlement[] = [];
     let lastError = batchError;
@@ -136,6 +145,7 @@ export class Settler {
         written.push(entry);
       } catch (error) {
         lastError = error;
+        this.failed(error);
         if (!this.reported.has(entry.id)) {
           this.reported.add(entry.id);
           this.options.log.error({ err: error, requestId: entry.settlement.requestId }, 'settlement could not be written; it stays queued');

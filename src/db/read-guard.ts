@@ -24,6 +24,8 @@ export interface ReadGuardOptions {
   now?: () => number;
   /** Called once when reads start failing and once when they succeed again. */
   onChange?: (state: 'down' | 'up', error?: unknown) => void;
+  /** Called for every read that was tried and failed (metrics). */
+  onFailure?: () => void;
 }
 
 export class DatabaseReadGuard {
@@ -64,6 +66,7 @@ export class DatabaseReadGuard {
       this.downSince = null;
       return result;
     } catch (error) {
+      this.options.onFailure?.();
       if (this.downSince === null) this.options.onChange?.('down', error);
       this.downSince ??= this.now();
       this.nextProbeAt = this.now() + this.retryMs;

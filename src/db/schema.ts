@@ -100,7 +100,10 @@ export const usageEvents = pgTable(
     createdAt: createdAt(),
   },
   (t) => [
-    index('usage_events_account_created_idx').on(t.accountId, t.createdAt),
+    // Account listings page on (created_at, id) descending: the id makes the keyset total. The summary
+    // and filters (model, operation, key) read the account's rows in a range through the same index.
+    index('usage_events_account_created_id_idx').on(t.accountId, t.createdAt, t.id),
+    // Gateway-wide stats over a range (GET /admin/stats/models, /operations).
     index('usage_events_created_idx').on(t.createdAt),
   ],
 );
@@ -136,6 +139,8 @@ export const ledgerEntries = pgTable(
     // share a reference (otherwise +500 and -300 sent at once with one key would both be written).
     uniqueIndex('ledger_entries_grant_reference_idx').on(t.reference).where(sql`${t.type} in ('grant', 'deduction')`),
     index('ledger_entries_account_id_idx').on(t.accountId, t.id),
+    // GET /admin/stats/tokens over a range (flows and Stripe revenue).
+    index('ledger_entries_created_idx').on(t.createdAt),
   ],
 );
 

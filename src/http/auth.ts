@@ -1,14 +1,13 @@
 // Bearer-key authentication (SPEC 3.1): sha256 lookup, cached briefly, revoked/expired keys -> 401.
 import { eq } from 'drizzle-orm';
-import type { MiddlewareHandler } from 'hono';
-import { hashApiKey, KEY_PATTERN, type ApiKeyRow, type KeyRole } from '../accounts/api-keys.js';
+import { hashApiKey, KEY_PATTERN, type ApiKeyRow } from '../accounts/api-keys.js';
 import { accountStatusSnapshotName, keySnapshotName, parseKeyRecord, serializeKeyRecord, type KeyRecord } from '../accounts/key-snapshot.js';
 import type { Invalidation, SharedCache } from '../accounts/shared-cache.js';
 import type { Db } from '../db/client.js';
 import { DatabaseUnavailableError, type DatabaseReadGuard } from '../db/read-guard.js';
 import { accounts, apiKeys } from '../db/schema.js';
 import type { Logger } from '../log.js';
-import type { AppEnv, AuthContext } from './context.js';
+import type { AuthContext } from './context.js';
 import { ApiError, forbidden, unauthorized } from './errors.js';
 
 interface CachedKey extends KeyRecord {
@@ -204,24 +203,4 @@ export class KeyAuthenticator {
       .where(eq(apiKeys.id, keyId))
       .catch((error: unknown) => this.options.log.warn({ err: error, keyId }, 'could not record last_used_at'));
   }
-}
-
-type Access = 'any' | 'admin' | 'admin-or-auditor-read';
-
-/** Authenticates the request; `access` decides which roles may pass (auditors only read). */
-export function requireKey(access: Access = 'any'): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
-    const auth = await c.get('deps').authenticator.authenticate(c.req.header('authorization'));
-    const role: KeyRole = auth.key.role;
-    if (access === 'admin' && role !== 'admin') throw forbidden('This route needs an admin key.');
-    if (access === 'admin-or-auditor-read') {
-      const reading = c.req.method === 'GET' || c.req.method === 'HEAD';
-      if (!(role === 'admin' || (role === 'auditor' && reading))) {
-        throw forbidden(role === 'auditor' ? 'Auditor keys may only read.' : 'This route needs an admin key.');
-      }
-    }
-    if (access === 'any' && role === 'auditor') throw forbidden('Auditor keys may only use admin read routes.');
-    c.set('auth', auth);
-    await next();
-  };
 }

@@ -12,5 +12,7 @@ export interface AppEnv {
     deps: Deps;
     requestId: string;
     auth: AuthContext;
+    /** performance.now() when the request arrived: the start of the gateway overhead metric. */
+    receivedAt: number;
   };
 }

@@ -43,6 +43,11 @@ export type OpenAIStreamResult = {
 export type OpenAIStreamMeterOptions = {
   /** True when the gateway added include_usage and the client did not ask for usage (see requestWantsUsage). */
   stripUsageChunk: boolean;
+  /**
+   * Billing tokens for a reported usage. When given (and the usage chunk is kept), the usage chunk the
+   * client sees also carries `usage.cost`, like OpenRouter's: a stream has no x-tokengate-cost header.
+   */
+  costOf?: (usage: ProviderUsage) => number;
 };
 
 export type StreamOptionsCarrier = { stream_options?: { include_usage?: boolean } | null };
@@ -122,8 +127,17 @@ export class OpenAIStreamMeter implements StreamMeter {
     const [event] = events;
     const [chunk] = chunks;
     // Comments, keep-alives and anything not exactly one JSON chunk go through untouched.
-    if (!this.options.stripUsageChunk || events.length !== 1 || event === undefined || !chunk) return frame;
-    return this.withoutUsage(frame, event, chunk);
+    if (events.length !== 1 || event === undefined || !chunk) return frame;
+    if (this.options.stripUsageChunk) return this.withoutUsage(frame, event, chunk);
+    return this.options.costOf ? this.withCost(frame, event, chunk, this.options.costOf) : frame;
+  }
+
+  /** The usage chunk with `usage.cost` added (only a chunk whose usage is billable as reported). */
+  private withCost(frame: Uint8Array, event: EventSourceMessage, chunk: JsonObject, costOf: (usage: ProviderUsage) => number): Uint8Array {
+    const usage = usageFromOpenAI(chunk.usage);
+    if (usage === null || !isJsonObject(chunk.usage)) return frame;
+    const withCost = { ...chunk, usage: { ...chunk.usage, cost: costOf(usage) } };
+    return this.encoder.encode(serializeEvent(event, JSON.stringify(withCost), lineEndingOf(frame)));
   }
 
   private parseFrame(frame: Uint8Array): EventSourceMessage[] {

@@ -113,7 +113,9 @@ class ChatOperation implements MeteredOperation {
   }
 
   streamMeter(): OpenAIStreamMeter {
-    this.meter = new OpenAIStreamMeter({ stripUsageChunk: !requestWantsUsage(this.body) });
+    const wantsUsage = requestWantsUsage(this.body);
+    // The usage chunk's cost is what settlement charges for that usage (the same pure price).
+    this.meter = new OpenAIStreamMeter({ stripUsageChunk: !wantsUsage, costOf: wantsUsage ? (usage) => this.costOf({ ...usage, images: 0 }) : undefined });
     return this.meter;
   }
 

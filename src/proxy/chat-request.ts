@@ -113,7 +113,7 @@ const responseFormat = oneOf(
   'text, json_object, json_schema',
 );
 
-const chatBodySchema = z.looseObject({
+export const chatBodySchema = z.looseObject({
   model: z.string().min(1, 'must name a model'),
   messages: z.array(messageSchema).min(1, 'must contain at least one message'),
   stream: z.boolean().nullish(),

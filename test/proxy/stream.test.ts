@@ -60,27 +60,34 @@ describe('streams', () => {
     const withUsage = chunks.filter((c) => c.usage != null);
     expect(withUsage).toHaveLength(1);
     expect(withUsage[0]!.choices).toEqual([]);
-    expect(withUsage[0]!.usage).toEqual(usage(14, 9, { cached: 4 }));
+    // The provider's usage, plus what the gateway charged for it (billing tokens): streams have no cost header.
+    const cost = chargeFor({ inputTokens: 14, cachedInputTokens: 4, outputTokens: 9 }, GPT_4O_MINI);
+    expect(withUsage[0]!.usage).toEqual({ ...usage(14, 9, { cached: 4 }), cost });
     expect(contentOf(chunks)).toBe('One, two, three, four, five.');
 
     const row = await settledUsage(env, response.headers.get('x-request-id')!);
-    expect(row).toMatchObject({ input_tokens: 14, cached_input_tokens: 4, cost: chargeFor({ inputTokens: 14, cachedInputTokens: 4, outputTokens: 9 }, GPT_4O_MINI) });
+    expect(row).toMatchObject({ input_tokens: 14, cached_input_tokens: 4, cost });
   });
 
-  it('with include_usage: the client receives exactly the bytes the provider sent', async () => {
+  it('with include_usage: the client receives exactly the bytes the provider sent, but for usage.cost on the usage chunk', async () => {
     const { key } = await funded(env.gw, 10_000);
     env.stub.enqueue({ kind: 'stream', chunks: textChunks(['Ünïcödé ', '✓ bytes', ' 🚀 intact']), usage: usage(11, 6), everyMs: 2 });
 
     const response = await postChat(env.gw, key, { model: 'gpt-4o-mini', messages, stream: true, stream_options: { include_usage: true } });
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
-    const received = Buffer.from(await response.arrayBuffer());
+    const received = Buffer.from(await response.arrayBuffer()).toString('utf8').split(/(?<=\n\n)/);
 
-    const sent = env.stub.requests[0]!.sent;
-    expect(sent.length).toBeGreaterThan(0);
-    expect(received.equals(sent)).toBe(true);
-    expect(received.toString('utf8')).toContain('"choices":[]');
-    await settledUsage(env, response.headers.get('x-request-id')!);
+    const sent = env.stub.requests[0]!.sent.toString('utf8').split(/(?<=\n\n)/);
+    const usageAt = sent.findIndex((frame) => frame.includes('"choices":[]'));
+    expect(usageAt).toBeGreaterThan(0);
+    expect(received).toHaveLength(sent.length);
+    expect(received.filter((_, i) => i !== usageAt)).toEqual(sent.filter((_, i) => i !== usageAt));
+    const chunkOf = (frame: string) => JSON.parse(frame.replace(/^data: /, '')) as { usage: Record<string, unknown> };
+    const cost = chargeFor({ inputTokens: 11, cachedInputTokens: 0, outputTokens: 6 }, GPT_4O_MINI);
+    expect(chunkOf(received[usageAt]!)).toEqual({ ...chunkOf(sent[usageAt]!), usage: { ...chunkOf(sent[usageAt]!).usage, cost } });
+    const row = await settledUsage(env, response.headers.get('x-request-id')!);
+    expect(row.cost).toBe(cost);
   });
 
   it('without include_usage: the raw stream is the provider bytes minus the usage chunk', async () => {

@@ -50,7 +50,8 @@ describe('graceful shutdown', () => {
   });
 
   it('cuts a stream still running when the shutdown deadline nears, bills what it delivered, and leaves no hold', async () => {
-    const short = await startTestGateway({ env: { SHUTDOWN_TIMEOUT_MS: '1500' } }); // cut after 1 s
+    // Cut after 2 s, a second before the deadline: room for the settlement on a busy machine.
+    const short = await startTestGateway({ env: { SHUTDOWN_TIMEOUT_MS: '3000' } });
     const account = await accountWithBalance(short, 50_000);
     const key = await keyFor(short, account);
     const response = await fetch(`${short.url}/v1/chat/completions`, {
@@ -67,7 +68,7 @@ describe('graceful shutdown', () => {
     const stopped = short.stop({ keepDatabase: true });
     const clientSaw = await drain(reader);
     await stopped;
-    expect(Date.now() - startedStopping).toBeLessThan(1_500);
+    expect(Date.now() - startedStopping).toBeLessThan(3_000); // within SHUTDOWN_TIMEOUT_MS, not killed at it
     // Cut short: the stream ends with an error event, never as if complete.
     expect(clientSaw).toContain('"code":"shutting_down"');
     expect(clientSaw).not.toContain('[DONE]');

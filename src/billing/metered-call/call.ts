@@ -27,6 +27,11 @@ export class MeteredCall implements InflightCall {
   readonly settled: Promise<void>;
   private markSettled!: () => void;
   private readonly startedAt = Date.now();
+  /** performance.now() at the request's arrival, at the upstream call, and when its answer ended (metrics). */
+  private readonly receivedAt: number;
+  private upstreamStartedAt = 0;
+  private upstreamEndedAt = 0;
+  private holding = false;
   private readonly upstream = new AbortController();
   private heldTokens = 0;
   /** The key's limits admitted this call (src/limits): corrected at settlement, given back on a void. */
@@ -49,6 +54,7 @@ export class MeteredCall implements InflightCall {
     private readonly gate: IdempotencyGate,
   ) {
     this.settled = new Promise((resolve) => (this.markSettled = resolve));
+    this.receivedAt = request.receivedAt ?? performance.now();
   }
 
   /** Holds the worst case, or what the balance pays under `clamp`; 402 when it cannot pay the least. */
@@ -82,6 +88,8 @@ export class MeteredCall implements InflightCall {
         throw insufficientBalance(`Insufficient balance: this request needs up to ${plan.minimumTokens} tokens and ${hold.availableTokens} are available.`);
       }
       this.heldTokens = hold.heldTokens;
+      this.holding = true;
+      this.deps.metrics.holdOpened();
     } catch (error) {
       await this.deps.limits.release(admission);
       throw error;
@@ -113,10 +121,13 @@ export class MeteredCall implements InflightCall {
       let response: ChatResponse;
       try {
         this.sent = true; // from here on the provider may have the request
+        this.upstreamStartedAt = performance.now();
         response = await this.op.forward(this.heldTokens, this.upstream.signal);
       } catch (error) {
+        this.upstreamEndedAt = performance.now();
         return await this.forwardFailed(error);
       }
+      if (response.kind === 'buffered') this.upstreamEndedAt = performance.now();
       if (response.kind === 'buffered') return await this.completeBuffered(response);
       streaming = true;
       this.meter = this.op.streamMeter();
@@ -157,6 +168,7 @@ export class MeteredCall implements InflightCall {
 
   /** The stream relay's last step: bill what the stream carried, keep it for replays, end the call. */
   async finishStream(ending: StreamEnding, replay: Uint8Array | null): Promise<void> {
+    this.upstreamEndedAt = performance.now();
     const meter = this.meter!;
     const reading = meter.reading();
     const status = this.statusOf(ending === 'completed' && reading.completed && reading.error === null);
@@ -258,6 +270,7 @@ export class MeteredCall implements InflightCall {
 
   private async settle(outcome: Outcome): Promise<{ costTokens: number; balanceTokens: number }> {
     const settled = await settle(this.deps, this.settlementOf(outcome));
+    this.deps.metrics.tokensMetered(this.op.model.id, outcome.usage);
     // The key's token bucket and budget learn what the call really used (never throws).
     if (this.admission) await this.deps.limits.settle(this.admission, { actualTokens: outcome.usage.inputTokens + outcome.usage.outputTokens, costTokens: settled.costTokens });
     return settled;
@@ -272,6 +285,11 @@ export class MeteredCall implements InflightCall {
   private end(): void {
     if (this.ended) return;
     this.ended = true;
+    if (this.holding) this.deps.metrics.holdClosed();
+    if (this.upstreamStartedAt > 0) {
+      const now = performance.now();
+      this.deps.metrics.call(this.op.model.provider, (this.upstreamEndedAt || now) - this.upstreamStartedAt, now - this.receivedAt);
+    }
     clearTimeout(this.drainTimer);
     this.stopListening?.();
     this.unregister?.();

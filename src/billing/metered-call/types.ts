@@ -31,6 +31,8 @@ export interface MeteredRequest {
   header(name: string): string | undefined;
   /** Whether the client went away. The upstream call does not follow it blindly: see drain. */
   client: ClientConnection;
+  /** performance.now() when the request arrived (the gateway overhead metric starts there). */
+  receivedAt?: number;
 }
 
 /** The hold an operation asks for before calling the provider (SPEC 3.4). */

@@ -11,7 +11,7 @@ import { fromStripeError, stripeNotConfigured } from '../stripe/errors.js';
 
 export const accountCheckout = new Hono<AppEnv>();
 
-const checkoutSchema = z.object({ packageId: z.string().trim().min(1).max(200) });
+export const checkoutSchema = z.object({ packageId: z.string().trim().min(1).max(200) });
 
 accountCheckout.post('/checkout', async (c) => {
   const { db, stripe, config } = c.get('deps');

@@ -14,7 +14,7 @@ import { stripeNotConfigured } from '../stripe/errors.js';
 export const accountSettings = new Hono<AppEnv>();
 
 // Every field optional, unknown fields refused: a typo must not pass as "nothing to change".
-const settingsPatch = z.strictObject({
+export const settingsPatch = z.strictObject({
   lowBalanceThreshold: tokenAmount.nonnegative().nullable().optional(), // null: back to the gateway default
   autoRecharge: z
     .strictObject({

@@ -27,7 +27,7 @@ adminAccounts.get('/accounts', async (c) => {
   const query = parseQuery(c, listAccountsSchema);
   const { lowBalanceThreshold } = await settings.get();
   const filters: (SQL | undefined)[] = [
-    query.q ? or(ilike(accounts.name, `%${query.q}%`), ilike(accounts.email, `%${query.q}%`), eq(accounts.id, query.q)) : undefined,
+    query.q ? or(ilike(accounts.name, contains(query.q)), ilike(accounts.email, contains(query.q)), eq(accounts.id, query.q)) : undefined,
     query.status ? eq(accounts.status, query.status) : undefined,
     query.minBalance !== undefined ? gte(accounts.balance, query.minBalance) : undefined,
     query.maxBalance !== undefined ? lte(accounts.balance, query.maxBalance) : undefined,
@@ -41,6 +41,11 @@ adminAccounts.get('/accounts', async (c) => {
     nextCursor: rows.length > query.limit ? page.at(-1)!.id : null,
   });
 });
+
+/** An ILIKE pattern matching `text` literally anywhere (its own % and _ are not wildcards). */
+function contains(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
 
 adminAccounts.get('/accounts/:id', async (c) => {
   const { db, settings, holds } = c.get('deps');

@@ -114,6 +114,7 @@ internalUsage.post('/usage', async (c) => {
       createdAt,
     };
     const { balanceTokens } = await captureServed(deps.holds, deps.db, deps.log, settlement);
+    deps.metrics.tokensMetered(model.id, settlement); // billed like proxied usage, so counted with it
     // A capture that found this hold already captured (a replay that outlived every record) charged
     // nothing and left the new hold open: end it. A no-op otherwise.
     await deps.holds.void(account.id, requestId).catch((error: unknown) => deps.log.warn({ err: error, requestId }, 'could not end an internal usage hold; it expires'));

@@ -1,10 +1,20 @@
-// Liveness and readiness: /healthz says the process answers, /readyz that Postgres and the hold store do.
+// Liveness and readiness (/healthz: the process answers; /readyz: Postgres and the hold store do),
+// Prometheus metrics, and the API reference.
 import { Hono } from 'hono';
 import type { AppEnv } from '../../http/context.js';
+import { referenceRoutes } from './reference.js';
 
 export const opsRoutes = new Hono<AppEnv>();
 
 opsRoutes.get('/healthz', (c) => c.json({ status: 'ok' }));
+
+// This instance's metrics; behind an admin or auditor key (route catalog), as token counts per model are business data.
+opsRoutes.get('/metrics', async (c) => {
+  const { text, contentType } = await c.get('deps').metrics.expose();
+  return c.body(text, 200, { 'content-type': contentType });
+});
+
+opsRoutes.route('/', referenceRoutes);
 
 opsRoutes.get('/readyz', async (c) => {
   const { database, holds } = c.get('deps');

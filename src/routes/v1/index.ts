@@ -1,6 +1,5 @@
 // The OpenAI-compatible surface: thin handlers over the metered operations of src/proxy/.
 import { Hono, type Context } from 'hono';
-import { requireKey } from '../../http/auth.js';
 import type { AppEnv } from '../../http/context.js';
 import { handleChatCompletion } from '../../proxy/chat-completions.js';
 import { handleImageGeneration } from '../../proxy/images.js';
@@ -11,8 +10,6 @@ import { meteredRequest } from './metered-request.js';
 import { listModels, retrieveModel } from './models.js';
 
 export const v1Routes = new Hono<AppEnv>();
-
-v1Routes.use('*', requireKey('any'));
 
 v1Routes.post('/chat/completions', async (c) => handleChatCompletion(c.get('deps'), await meteredRequest(c)));
 v1Routes.post('/responses', async (c) => handleResponses(c.get('deps'), await meteredRequest(c)));

@@ -15,5 +15,6 @@ export async function meteredRequest(c: Context<AppEnv>): Promise<MeteredRequest
     rawBody: await c.req.text(),
     header: (name) => c.req.header(name),
     client: outgoing ? connectionOf(outgoing) : connectionOfSignal(c.req.raw.signal),
+    receivedAt: c.get('receivedAt'),
   };
 }
