@@ -102,6 +102,11 @@ async function main(): Promise<void> {
         for (let i = 0; i < REQUESTS; i++) await measurePrompt(parsed, GPT_4O_MINI).count();
       }),
     );
+    results.push(
+      await cost('prompt bound (UTF-8 bytes; the hold far from the balance)', REQUESTS, async () => {
+        for (let i = 0; i < REQUESTS; i++) void measurePrompt(parsed, GPT_4O_MINI).boundTokens;
+      }),
+    );
     const ids = Array.from({ length: REQUESTS }, () => newId('req', 16));
     results.push(
       await cost('holds: reserve + capture (2 Lua scripts on Redis)', REQUESTS, () =>

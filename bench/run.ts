@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import { generateApiKey } from '../src/accounts/api-keys.js';
+import { allShards, shardBase } from '../src/billing/holds/redis-keys.js';
 import { createTestDatabase, deleteRedisPrefix, REDIS_URL, type TestDatabase } from '../test/helpers/harness.js';
 import { clockTicksPerSecond, machineTicks, processRssMiB, processSyscalls, processTicks, ticksOfCommand, ticksSince, type MachineTicks } from './proc-stats.js';
 import { summarizeProfile } from './profile-summary.js';
@@ -124,7 +125,8 @@ async function main(): Promise<number> {
         if (target.name === 'gateway') served[mode].ok += 1; // billed like any other request
       }
     }
-    const settleStream = `${redisPrefix}settle`;
+    // The settlement queue is one Redis stream per shard (src/billing/holds/redis-keys.ts).
+    const settleStream = allShards().map((shard) => `${shardBase(redisPrefix, shard)}:settle`);
     const rssBefore = processRssMiB(setup.gateway.pid!);
     const rows = await measureChat(setup, served, redis, settleStream);
     if (settings.extras) rows.push(...(await measureExtras(setup)));
@@ -182,7 +184,7 @@ async function startServers(database: TestDatabase, redisPrefix: string, dataDir
 }
 
 /** Each mode, each target: warm-up, then the measured run. Gateway runs are counted for the billing check. */
-async function measureChat(setup: Setup, served: Record<Mode, Served>, redis: Redis, settleStream: string): Promise<Row[]> {
+async function measureChat(setup: Setup, served: Record<Mode, Served>, redis: Redis, settleStream: string[]): Promise<Row[]> {
   const rows: Row[] = [];
   for (const mode of MODES) {
     for (const target of setup.targets) {
@@ -196,7 +198,7 @@ async function measureChat(setup: Setup, served: Record<Mode, Served>, redis: Re
           served[mode].other += run.non2xx;
           served[mode].runs += 1;
         }
-        row.backlogAtEnd = await redis.xlen(settleStream);
+        row.backlogAtEnd = await backlogOf(redis, settleStream);
         row.gatewayRssMiB = processRssMiB(setup.gateway.pid!);
         await waitSettled(redis, settleStream); // the next run starts with an empty queue
       }
@@ -438,12 +440,19 @@ async function sanityCheck(target: Target, mode: Mode, headers: Record<string, s
   }
 }
 
-async function waitSettled(redis: Redis, stream: string): Promise<void> {
-  // The gateway's settler moves the queue into Postgres every 50 ms; an empty stream means all is settled.
+async function backlogOf(redis: Redis, streams: string[]): Promise<number> {
+  const lengths = await Promise.all(streams.map((stream) => redis.xlen(stream)));
+  return lengths.reduce((sum, length) => sum + length, 0);
+}
+
+async function waitSettled(redis: Redis, streams: string[]): Promise<void> {
+  // The gateway's settler moves the queue into Postgres every 50 ms; an empty queue, twice 300 ms
+  // apart (requests cut off when a run stopped still settle), means all is settled.
   const deadline = Date.now() + 60_000;
-  while ((await redis.xlen(stream)) > 0) {
+  for (let empty = 0; empty < 2; ) {
     if (Date.now() > deadline) throw new Error('settlements still queued 60 s after the load stopped');
-    await sleep(100);
+    empty = (await backlogOf(redis, streams)) === 0 ? empty + 1 : 0;
+    await sleep(empty === 0 ? 100 : 300);
   }
 }
 

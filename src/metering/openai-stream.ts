@@ -11,6 +11,12 @@
  *
  * With include_usage, OpenAI also puts `"usage": null` on every other chunk. Those pass through
  * unchanged: removing them would mean rewriting every event, and clients already accept the field.
+ *
+ * Only chunks that can carry usage or an error are JSON-parsed as they pass (found by a scan for a
+ * non-null `"usage"` key or an `"error"` key: inside a JSON string a quote is always escaped, so the
+ * scan cannot be fooled by generated text, and a false positive only costs a parse). The generated
+ * output (for an estimate when no usage comes) is read from the kept chunk data only when it is
+ * asked for, or when the kept data grows past PENDING_MAX_CHARS.
  */
 import { createParser, type EventSourceMessage, type EventSourceParser } from 'eventsource-parser';
 import type { StreamMeter, StreamReading } from '../billing/metered-call/types.js';
@@ -18,6 +24,10 @@ import { GeneratedAccumulator, type GeneratedOutput } from './generated.js';
 import { arrayOrEmpty, isJsonObject, stringOrEmpty, type JsonObject } from './guards.js';
 import { SseFrameSplitter } from './sse-frames.js';
 import { usageFromOpenAI, type ProviderUsage } from './usage.js';
+
+const CARRIES_USAGE_OR_ERROR = /"usage"\s*:\s*(?!null\b)|"error"\s*:/;
+/** Unparsed chunk data kept beyond this is parsed into the generated output (bounds memory). */
+const PENDING_MAX_CHARS = 256 * 1024;
 
 export type OpenAIStreamResult = {
   /** The provider's usage, when a chunk carried it (the last one wins). */
@@ -64,6 +74,9 @@ export class OpenAIStreamMeter implements StreamMeter {
   private usage: ProviderUsage | null = null;
   private sawDone = false;
   private error: JsonObject | null = null;
+  /** Chunk data whose choices are not read yet, in stream order. */
+  private pending: string[] = [];
+  private pendingChars = 0;
 
   constructor(private readonly options: OpenAIStreamMeterOptions) {
     this.parser = createParser({ onEvent: (event) => this.parsedEvents.push(event) });
@@ -80,15 +93,21 @@ export class OpenAIStreamMeter implements StreamMeter {
   }
 
   result(): OpenAIStreamResult {
+    this.parsePending();
     return { usage: this.usage, generated: this.generated.snapshot(), sawDone: this.sawDone, error: this.error };
   }
 
   reading(): StreamReading {
+    const meter = this;
     return {
       usage: this.usage && { ...this.usage, images: 0 },
       completed: this.sawDone,
       error: this.error,
-      generatedOutput: !this.generated.isEmpty(),
+      // Read only when billing needs it (no usage came): the chunks are parsed then.
+      get generatedOutput() {
+        meter.parsePending();
+        return !meter.generated.isEmpty();
+      },
     };
   }
 
@@ -130,19 +149,38 @@ export class OpenAIStreamMeter implements StreamMeter {
     return this.parsedEvents;
   }
 
-  /** Returns the event's JSON chunk, or null for [DONE] and non-JSON data. */
+  /** Returns the event's JSON chunk when it was parsed (it may carry usage), else null. */
   private record(event: EventSourceMessage): JsonObject | null {
     if (event.data === '[DONE]') {
       this.sawDone = true;
       return null;
     }
-    const chunk = parseJson(event.data);
-    if (!isJsonObject(chunk)) return null;
-    const usage = usageFromOpenAI(chunk.usage);
-    if (usage !== null) this.usage = usage;
-    if (chunk.error !== undefined && chunk.error !== null) this.error = asErrorObject(chunk.error);
-    for (const choice of arrayOrEmpty(chunk.choices)) this.recordChoice(choice);
+    let chunk: JsonObject | null = null;
+    if (CARRIES_USAGE_OR_ERROR.test(event.data)) {
+      const parsed = parseJson(event.data);
+      if (!isJsonObject(parsed)) return null;
+      chunk = parsed;
+      const usage = usageFromOpenAI(chunk.usage);
+      if (usage !== null) this.usage = usage;
+      if (chunk.error !== undefined && chunk.error !== null) this.error = asErrorObject(chunk.error);
+      if (arrayOrEmpty(chunk.choices).length === 0) return chunk;
+    }
+    // The generated output (choices) is read later, in stream order, and only if it is needed.
+    this.pending.push(event.data);
+    this.pendingChars += event.data.length;
+    if (this.pendingChars > PENDING_MAX_CHARS) this.parsePending();
     return chunk;
+  }
+
+  private parsePending(): void {
+    const { pending } = this;
+    if (pending.length === 0) return;
+    this.pending = [];
+    this.pendingChars = 0;
+    for (const data of pending) {
+      const chunk = parseJson(data);
+      if (isJsonObject(chunk)) for (const choice of arrayOrEmpty(chunk.choices)) this.recordChoice(choice);
+    }
   }
 
   private recordChoice(choice: unknown): void {

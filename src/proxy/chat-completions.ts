@@ -11,7 +11,7 @@ import { badRequest, forbidden, fromZodError } from '../http/errors.js';
 import { generatedFromCompletion } from '../metering/completion.js';
 import type { GeneratedOutput } from '../metering/generated.js';
 import { OpenAIStreamMeter, requestWantsUsage, withIncludeUsage } from '../metering/openai-stream.js';
-import { countCompletionTokens, measurePrompt } from '../metering/tokenizer.js';
+import { countCompletionTokens, estimatePromptTokens, measurePrompt } from '../metering/tokenizer.js';
 import { usageFromOpenAI } from '../metering/usage.js';
 import type { ChatProvider, ChatResponse } from '../providers/types.js';
 import { chatRequestSchema, type ChatRequestBody } from './chat-request.js';
@@ -51,7 +51,10 @@ class ChatOperation implements MeteredOperation {
   private readonly outputCap: number;
   /** The cap actually sent upstream (lower when the hold was clamped). */
   private sentCap: number;
-  private promptTokens = 0;
+  /** The prompt estimate (tiktoken); for a short prompt held by its bound, counted only when needed. */
+  private counted: number | null = null;
+  /** What the hold assumed for the prompt: the estimate, or the bound (never below it). */
+  private heldPromptTokens = 0;
   private meter: OpenAIStreamMeter | null = null;
 
   constructor(
@@ -71,15 +74,27 @@ class ChatOperation implements MeteredOperation {
     return chargeFor(usage, this.model);
   }
 
-  async planHold(policy: 'clamp' | 'reject'): Promise<HoldRequestPlan> {
-    this.promptTokens = await measurePrompt(this.body, this.model).count();
-    return planHold(this.promptTokens, this.outputCap, this.model, policy);
+  async planHold(policy: 'clamp' | 'reject', precision: 'bound' | 'exact' = 'exact'): Promise<HoldRequestPlan> {
+    const measure = measurePrompt(this.body, this.model);
+    if (precision === 'bound' && measure.cheap) {
+      this.heldPromptTokens = measure.boundTokens;
+      return { ...planHold(measure.boundTokens, this.outputCap, this.model, policy), bound: true };
+    }
+    this.counted = await measure.count();
+    this.heldPromptTokens = this.counted;
+    return planHold(this.counted, this.outputCap, this.model, policy);
+  }
+
+  /** The prompt estimate billed when the provider reports no usage (a short prompt: counted inline, once). */
+  private get promptTokens(): number {
+    this.counted ??= estimatePromptTokens(this.body, this.model);
+    return this.counted;
   }
 
   forward(heldTokens: number, signal: AbortSignal): Promise<ChatResponse> {
     const { body, model } = this;
     const upstream: Record<string, unknown> = { ...body, model: model.upstreamModel };
-    const affordable = clampedOutputCap(heldTokens, this.promptTokens, this.outputCap, model);
+    const affordable = clampedOutputCap(heldTokens, this.heldPromptTokens, this.outputCap, model);
     if (affordable < this.outputCap) {
       // Clamp: ask for no more output than the hold pays for, in the field the client used.
       this.sentCap = affordable;

@@ -273,3 +273,28 @@ describe('stream_options helpers', () => {
     expect(body).toEqual(before);
   });
 });
+
+describe('OpenAIStreamMeter scans for usage and errors instead of parsing every chunk', () => {
+  it('generated text that looks like usage or an error is neither (JSON escapes its quotes)', async () => {
+    const tricky = '{"usage": {"prompt_tokens": 999}, "error": {"message": "no"}}';
+    const input = sse([contentChunk({ content: tricky }), usageChunk, '[DONE]']);
+    const { output, result } = await run(input, false);
+    expect(output).toBe(input);
+    expect(result).toEqual({ usage: mappedUsage, generated: { content: tricky, toolCalls: [] }, sawDone: true, error: null });
+  });
+
+  it('an error chunk is read, and the output before it is kept in order', async () => {
+    const input = sse([contentChunk({ content: 'Hello' }), { error: { message: 'overloaded', type: 'server_error' } }, contentChunk({ content: ' again' })]);
+    const { result } = await run(input, false);
+    expect(result.error).toEqual({ message: 'overloaded', type: 'server_error' });
+    expect(result.generated.content).toBe('Hello again');
+    expect(result.usage).toBeNull();
+  });
+
+  it('a long stream without usage keeps its whole output (parsed in bounded batches)', async () => {
+    const piece = 'x'.repeat(1000);
+    const chunks = Array.from({ length: 600 }, () => contentChunk({ content: piece }));
+    const { result } = await run(sse([...chunks, '[DONE]']), false);
+    expect(result.generated.content).toBe(piece.repeat(600));
+  });
+});

@@ -5,7 +5,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
 import { chargeFor } from '../../src/billing/pricing.js';
 import { loadPriceTable } from '../../src/billing/price-table.js';
-import { estimatePromptTokens } from '../../src/metering/tokenizer.js';
+import { estimatePromptTokens, measurePrompt } from '../../src/metering/tokenizer.js';
 import { imageDataUrl } from '../helpers/images.js';
 import { completion, openAIError, usage } from '../helpers/stub-openai.js';
 import { GPT_4O_MINI, accountView, expectOpenAIErrorShape, funded, postChat, settleAll, useProxyEnv } from './support.js';
@@ -59,6 +59,55 @@ describe('a PDF part is held for what it can cost', () => {
   });
 });
 
+describe('a short prompt far from the balance is held by its bytes, and counted with tiktoken near it', () => {
+  const messages = [{ role: 'user', content: 'Say hello to the whole wide world, politely.' }];
+  const request = { model: 'gpt-4o-mini', max_tokens: 50, messages };
+  const exact = chargeFor({ inputTokens: estimatePromptTokens(request, GPT_4O_MINI), cachedInputTokens: 0, outputTokens: 50 }, GPT_4O_MINI);
+  const bound = chargeFor({ inputTokens: measurePrompt(request, GPT_4O_MINI).boundTokens, cachedInputTokens: 0, outputTokens: 50 }, GPT_4O_MINI);
+
+  /** Runs one request and returns the account's hold while the provider has it. */
+  async function heldDuring(key: string): Promise<number> {
+    let release!: () => void;
+    env.stub.enqueue({ kind: 'json', body: completion({ usage: usage(10, 1) }), after: new Promise<void>((resolve) => (release = resolve)) });
+    const before = env.stub.requests.length;
+    const pending = postChat(env.gw, key, request);
+    await env.stub.waitForRequests(before + 1);
+    const { held } = await accountView(env.gw, key);
+    release();
+    expect((await pending).status).toBe(200);
+    return held;
+  }
+
+  it('a balance it does not know yet: counted; once known to be far: held by the UTF-8 bytes (an upper bound)', async () => {
+    expect(bound).toBeGreaterThan(exact);
+    const { key } = await funded(env.gw, 10_000_000);
+    expect(await heldDuring(key)).toBe(exact);
+    expect(await heldDuring(key)).toBe(bound);
+  });
+
+  it('a balance that moved to exactly the counted worst case: the bound is re-planned by the count, held in full and not clamped', async () => {
+    const { key, accountId } = await funded(env.gw, 10_000_000);
+    await heldDuring(key); // this instance now knows the balance as far
+    await settleAll(env.gw);
+    const { available } = await accountView(env.gw, key);
+    // Another request (or instance) holds all but the counted worst case.
+    await env.gw.gateway.deps.holds.reserve({ accountId, holdId: `req_other_${Date.now()}`, amountTokens: available - exact, minimumTokens: available - exact, ttlSeconds: 60 });
+    const before = env.stub.requests.length;
+    expect(await heldDuring(key)).toBe(available);
+    expect(env.stub.requests[before]!.body.max_tokens).toBe(50);
+  });
+
+  it('a balance one token short of the counted minimum: 402, nothing reaches the provider', async () => {
+    const minimum = chargeFor({ inputTokens: estimatePromptTokens(request, GPT_4O_MINI), cachedInputTokens: 0, outputTokens: 1 }, GPT_4O_MINI);
+    const { key } = await funded(env.gw, minimum - 1);
+    const response = await postChat(env.gw, key, request);
+    expect(response.status).toBe(402);
+    expect(((await response.json()) as { error: { message: string } }).error.message).toContain(`needs up to ${minimum} tokens`);
+    expect(env.stub.requests).toHaveLength(0);
+    expect(await accountView(env.gw, key)).toMatchObject({ held: 0, balance: minimum - 1 });
+  });
+});
+
 describe('image parts are held by their model\'s rule and pixel size', () => {
   const image = (url: string, detail?: 'low' | 'high') => ({ type: 'image_url', image_url: { url, ...(detail ? { detail } : {}) } });
   it.each([
@@ -78,6 +127,7 @@ describe('image parts are held by their model\'s rule and pixel size', () => {
     const request = { model: id, max_tokens: 1, messages: [{ role: 'user', content: [text, part] }] };
     const pending = postChat(env.gw, key, request);
     await env.stub.waitForRequests(1);
+    // The account's first request: its text is counted (tiktoken), its image held by the model's rule.
     const textTokens = estimatePromptTokens({ messages: [{ role: 'user', content: [text] }] }, model);
     expect((await accountView(env.gw, key)).held).toBe(chargeFor({ inputTokens: textTokens + tokens, cachedInputTokens: 0, outputTokens: 1 }, model));
     release();

@@ -7,12 +7,13 @@ import { ApiError, insufficientBalance } from '../../http/errors.js';
 import type { Admission } from '../../limits/limiter.js';
 import { jsonResponse, upstreamErrorBody } from './answers.js';
 import { UpstreamUnavailableError, type ChatResponse } from '../../providers/types.js';
-import type { Settlement } from '../holds/types.js';
+import type { ReserveResult, Settlement } from '../holds/types.js';
 import { MAX_REPLAY_BYTES, NOT_REPLAYABLE_HEADER, type IdempotencyGate } from './idempotency-gate.js';
+import { farFromBalance, rememberAvailable } from './balance-hint.js';
 import type { InflightCall } from './inflight.js';
 import { settle, settlementOf, type Outcome } from './settle.js';
 import { relayStream, STREAM_HEADERS, type StreamEnding } from './stream-relay.js';
-import { NO_USAGE, type MeteredOperation, type MeteredRequest, type StreamMeter } from './types.js';
+import { NO_USAGE, type HoldRequestPlan, type MeteredOperation, type MeteredRequest, type StreamMeter } from './types.js';
 
 type BufferedResponse = Extract<ChatResponse, { kind: 'buffered' }>;
 
@@ -39,6 +40,7 @@ export class MeteredCall implements InflightCall {
   private meter: StreamMeter | null = null;
   private drainTimer: NodeJS.Timeout | undefined;
   private unregister: (() => void) | undefined;
+  private stopListening: (() => void) | undefined;
   private ended = false;
   clientGone = false;
   abortReason: UpstreamAbort | null = null;
@@ -58,38 +60,54 @@ export class MeteredCall implements InflightCall {
   /** Holds the worst case, or what the balance pays under `clamp`; 402 when it cannot pay the least. */
   async reserve(): Promise<void> {
     const { reservationPolicy } = await this.deps.settings.get();
-    const plan = await this.op.planHold(reservationPolicy);
+    const { key, accountId } = this.request.auth;
+    // A short prompt far from the balance is held by its bytes (an upper bound, ~0.1 µs) instead of a
+    // tiktoken count; counted when near the balance (or unknown), or when key limits count its tokens.
+    const limited = key.tpm !== null || key.budgetTokens !== null;
+    let plan = await this.op.planHold(reservationPolicy, limited ? 'exact' : 'bound');
+    if (plan.bound && !farFromBalance(accountId, plan.amountTokens)) plan = await this.op.planHold(reservationPolicy, 'exact');
     // Key limits first (429/402 with headers): a refused request is never held. Given back below if no hold follows.
     const admission = await this.deps.limits.admit(this.request.auth, { estimatedTokens: plan.estimatedTokens ?? 0, estimatedCostTokens: plan.amountTokens });
     this.admission = admission;
-    const hold = await this.deps.holds
-      .reserve({
-        accountId: this.request.auth.accountId,
-        holdId: this.request.requestId,
-        amountTokens: plan.amountTokens,
-        minimumTokens: plan.minimumTokens,
-        ttlSeconds: this.deps.config.HOLD_TTL_SECONDS,
-      })
-      .catch(async (error: unknown) => {
-        await this.deps.limits.release(admission);
-        throw error;
-      });
-    if (!hold.ok) {
-      await this.deps.limits.release(admission);
-      if (hold.availableTokens < 0) {
-        throw insufficientBalance(
-          `The account balance is negative (${hold.availableTokens} tokens) after usage beyond what was held; requests are refused until a credit makes it positive again.`,
-        );
+    try {
+      let hold = await this.hold(plan);
+      if (plan.bound && (!hold.ok || hold.heldTokens < plan.amountTokens)) {
+        // The balance moved (another instance, or many requests at once): the bound may refuse or clamp a
+        // request its exact count pays for.
+        if (hold.ok) await this.deps.holds.void(accountId, this.request.requestId);
+        plan = await this.op.planHold(reservationPolicy, 'exact');
+        hold = await this.hold(plan);
       }
-      throw insufficientBalance(`Insufficient balance: this request needs up to ${plan.minimumTokens} tokens and ${hold.availableTokens} are available.`);
+      rememberAvailable(accountId, hold.availableTokens);
+      if (!hold.ok) {
+        if (hold.availableTokens < 0) {
+          throw insufficientBalance(
+            `The account balance is negative (${hold.availableTokens} tokens) after usage beyond what was held; requests are refused until a credit makes it positive again.`,
+          );
+        }
+        throw insufficientBalance(`Insufficient balance: this request needs up to ${plan.minimumTokens} tokens and ${hold.availableTokens} are available.`);
+      }
+      this.heldTokens = hold.heldTokens;
+      this.holding = true;
+      this.deps.metrics.holdOpened();
+    } catch (error) {
+      await this.deps.limits.release(admission);
+      throw error;
     }
-    this.heldTokens = hold.heldTokens;
-    this.holding = true;
-    this.deps.metrics.holdOpened();
+  }
+
+  private hold(plan: HoldRequestPlan): Promise<ReserveResult> {
+    return this.deps.holds.reserve({
+      accountId: this.request.auth.accountId,
+      holdId: this.request.requestId,
+      amountTokens: plan.amountTokens,
+      minimumTokens: plan.minimumTokens,
+      ttlSeconds: this.deps.config.HOLD_TTL_SECONDS,
+    });
   }
 
   async run(): Promise<Response> {
-    if (this.request.clientSignal.aborted) {
+    if (this.request.client.gone) {
       // Nothing reached the provider: nothing to bill.
       await this.voidHold();
       await this.gate.abandon();
@@ -97,7 +115,7 @@ export class MeteredCall implements InflightCall {
       return new Response(null, { status: CLIENT_GONE_STATUS });
     }
     this.unregister = this.deps.inflight.add(this);
-    this.request.clientSignal.addEventListener('abort', this.onClientGone, { once: true });
+    this.stopListening = this.request.client.onGone(this.onClientGone);
     let streaming = false;
     try {
       let response: ChatResponse;
@@ -113,7 +131,7 @@ export class MeteredCall implements InflightCall {
       if (response.kind === 'buffered') return await this.completeBuffered(response);
       streaming = true;
       this.meter = this.op.streamMeter();
-      return relayStream(this, this.meter, { ...response, passHeaders: { ...response.passHeaders, ...this.admission?.headers } });
+      return relayStream(this, this.meter, { ...response, passHeaders: { ...response.passHeaders, ...this.admission?.headers } }, this.request.client.outgoing);
     } finally {
       if (!streaming) this.end();
     }
@@ -170,6 +188,10 @@ export class MeteredCall implements InflightCall {
     } finally {
       this.end();
     }
+  }
+
+  get requestId(): string {
+    return this.request.requestId;
   }
 
   /** Whether the answer's bytes are kept for Idempotency-Key replays. */
@@ -269,7 +291,7 @@ export class MeteredCall implements InflightCall {
       this.deps.metrics.call(this.op.model.provider, (this.upstreamEndedAt || now) - this.upstreamStartedAt, now - this.receivedAt);
     }
     clearTimeout(this.drainTimer);
-    this.request.clientSignal.removeEventListener('abort', this.onClientGone);
+    this.stopListening?.();
     this.unregister?.();
     this.markSettled();
   }

@@ -2,6 +2,8 @@
 // iterator: it forwards while the client reads (with backpressure), keeps reading without forwarding
 // after the client leaves (drain: the usage the provider bills usually comes last), and settles once,
 // before the client's stream closes, so a balance read right after already shows the charge.
+import type { ServerResponse } from 'node:http';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { ChatResponse } from '../../providers/types.js';
 import { MAX_REPLAY_BYTES } from './idempotency-gate.js';
 import type { MeteredCall } from './call.js';
@@ -17,11 +19,20 @@ export const STREAM_HEADERS: Record<string, string> = { 'content-type': 'text/ev
 /** After the client left, at most this many more upstream bytes are read while waiting for usage. */
 export const DRAIN_MAX_BYTES = 16 * 1024 * 1024;
 
-export function relayStream(call: MeteredCall, meter: StreamMeter, response: StreamResponse): Response {
+export function relayStream(call: MeteredCall, meter: StreamMeter, response: StreamResponse, outgoing: ServerResponse | null): Response {
   const replay = new ReplayCopy(call.keepsReplay);
+  const headers = { ...response.passHeaders, ...STREAM_HEADERS };
+  if (outgoing) {
+    // Straight to Node's response: headers with the first frames in one write, one write per upstream
+    // read, no web stream between (node-server is told the answer is already sent).
+    void pump(call, meter, response.chunks, new NodeSink(outgoing, { ...headers, 'x-request-id': call.requestId }, call), replay);
+    return RESPONSE_ALREADY_SENT;
+  }
+  let sink!: WebSink;
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
-      void pump(call, meter, response.chunks, controller, replay);
+      sink = new WebSink(controller, call);
+      void pump(call, meter, response.chunks, sink, replay);
     },
     pull() {
       call.wakeRelay?.();
@@ -30,16 +41,90 @@ export function relayStream(call: MeteredCall, meter: StreamMeter, response: Str
       call.onClientGone(); // also wakes the relay
     },
   });
-  return new Response(body, { status: 200, headers: { ...response.passHeaders, ...STREAM_HEADERS } });
+  return new Response(body, { status: 200, headers });
 }
 
-async function pump(
-  call: MeteredCall,
-  meter: StreamMeter,
-  chunks: StreamResponse['chunks'],
-  controller: ReadableStreamDefaultController<Uint8Array>,
-  replay: ReplayCopy,
-): Promise<void> {
+/** Where the relay writes the client's stream. */
+interface StreamSink {
+  /** Sends frames (an empty list still starts the response); false when the client should be waited for. */
+  send(frames: Uint8Array[]): boolean;
+  /** Resolves when the client can take more, or has left (onClientGone wakes the relay). */
+  writable(): Promise<void>;
+  close(): void;
+}
+
+class NodeSink implements StreamSink {
+  private started = false;
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly headers: Record<string, string>,
+    private readonly call: MeteredCall,
+  ) {}
+
+  send(frames: Uint8Array[]): boolean {
+    const { res } = this;
+    if (res.destroyed) return true;
+    if (!this.started) {
+      this.started = true;
+      res.writeHead(200, this.headers); // sent with the first write, or now if there is nothing to write
+      if (frames.length === 0) res.flushHeaders();
+    }
+    if (frames.length === 0) return true;
+    // One HTTP chunk per upstream read: each write of a chunked response adds its own framing.
+    return res.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames));
+  }
+
+  writable(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        this.res.off('drain', done);
+        this.call.wakeRelay = null;
+        resolve();
+      };
+      this.call.wakeRelay = done;
+      this.res.on('drain', done);
+    });
+  }
+
+  close(): void {
+    if (this.res.destroyed) return;
+    if (!this.started) this.send([]);
+    this.res.end();
+  }
+}
+
+class WebSink implements StreamSink {
+  constructor(
+    private readonly controller: ReadableStreamDefaultController<Uint8Array>,
+    private readonly call: MeteredCall,
+  ) {}
+
+  send(frames: Uint8Array[]): boolean {
+    for (const frame of frames) {
+      try {
+        this.controller.enqueue(frame);
+      } catch {
+        // Cancelled between our check and the enqueue: cancel() has marked the client gone.
+      }
+    }
+    return (this.controller.desiredSize ?? 1) > 0;
+  }
+
+  writable(): Promise<void> {
+    return new Promise<void>((resolve) => (this.call.wakeRelay = resolve)).finally(() => (this.call.wakeRelay = null));
+  }
+
+  close(): void {
+    try {
+      this.controller.close();
+    } catch {
+      // The client left in the meantime: its stream is already closed.
+    }
+  }
+}
+
+async function pump(call: MeteredCall, meter: StreamMeter, chunks: StreamResponse['chunks'], sink: StreamSink, replay: ReplayCopy): Promise<void> {
   let ending: StreamEnding = 'completed';
   let failure: unknown;
   let drainedBytes = 0;
@@ -57,10 +142,8 @@ async function pump(
         }
         continue;
       }
-      for (const frame of frames) send(controller, frame);
-      // Backpressure: wait until the client reads (pull) or leaves (cancel).
-      if ((controller.desiredSize ?? 1) <= 0 && !call.clientGone) await new Promise<void>((resolve) => (call.wakeRelay = resolve));
-      call.wakeRelay = null;
+      // Backpressure: wait until the client reads or leaves.
+      if (!sink.send(frames) && !call.clientGone) await sink.writable();
     }
   } catch (error) {
     ending = 'broke';
@@ -73,32 +156,20 @@ async function pump(
   if (ending === 'completed') {
     const tail = meter.end();
     replay.add(tail);
-    if (!call.clientGone) for (const frame of tail) send(controller, frame);
+    if (!call.clientGone && tail.length > 0) sink.send(tail);
   }
   await call.finishStream(ending, replay.bytes());
   if (call.clientGone) return;
   // A stream cut short ends with the wire format's error event (the openai SDK raises it), never
   // as if complete; closing normally afterwards keeps the HTTP response itself well-formed.
-  if (ending === 'broke') send(controller, streamErrorFor(call, failure));
-  try {
-    controller.close();
-  } catch {
-    // The client left in the meantime: its stream is already closed.
-  }
+  if (ending === 'broke') sink.send([streamErrorFor(call, failure)]);
+  sink.close();
 }
 
 function streamErrorFor(call: MeteredCall, failure: unknown): Uint8Array {
   if (call.abortReason === 'shutdown') return call.op.streamError('shutting_down', 'The gateway is shutting down; the answer was cut short. What was delivered is billed.');
   const reason = failure instanceof Error ? ` (${failure.message})` : '';
   return call.op.streamError('upstream_stream_broken', `The provider's stream broke off before it finished${reason}.`);
-}
-
-function send(controller: ReadableStreamDefaultController<Uint8Array>, frame: Uint8Array): void {
-  try {
-    controller.enqueue(frame);
-  } catch {
-    // Cancelled between our check and the enqueue: cancel() has marked the client gone.
-  }
 }
 
 /** The bytes the client was (or would have been) sent, kept for Idempotency-Key replays up to a cap. */

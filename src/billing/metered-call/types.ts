@@ -3,6 +3,7 @@
 // the same way for every kind; an operation only says what its request costs at worst, how to call
 // the provider, and how to read usage from what came back.
 import type { AuthContext } from '../../http/context.js';
+import type { ClientConnection } from './client-connection.js';
 import type { ChatResponse as ProviderResponse } from '../../providers/types.js';
 import type { JsonObject } from '../../metering/guards.js';
 
@@ -28,8 +29,8 @@ export interface MeteredRequest {
   auth: AuthContext;
   rawBody: string;
   header(name: string): string | undefined;
-  /** Aborted when the client goes away. The upstream call does not follow it blindly: see drain. */
-  clientSignal: AbortSignal;
+  /** Whether the client went away. The upstream call does not follow it blindly: see drain. */
+  client: ClientConnection;
   /** performance.now() when the request arrived (the gateway overhead metric starts there). */
   receivedAt?: number;
 }
@@ -42,6 +43,11 @@ export interface HoldRequestPlan {
   minimumTokens: number;
   /** Provider tokens it may use at worst (input + output cap), for the key's tokens-per-minute limit. */
   estimatedTokens?: number;
+  /**
+   * The prompt was sized by a cheap upper bound (UTF-8 bytes), not counted: the plan is at least the
+   * exact one. When it does not fit the balance, the lifecycle asks again with `'exact'`.
+   */
+  bound?: boolean;
 }
 
 /** What a stream meter learned from the bytes so far. */
@@ -84,8 +90,11 @@ export interface MeteredOperation {
   ratesFor?(usage: MeteredUsage): Record<string, unknown>;
   /** Billing tokens for a usage, rounded once (SPEC 1). */
   costOf(usage: MeteredUsage): number;
-  /** The hold to take; may count tokens (async, off the event loop for large inputs). */
-  planHold(policy: 'clamp' | 'reject'): Promise<HoldRequestPlan>;
+  /**
+   * The hold to take; may count tokens (async, off the event loop for large inputs). With `'bound'`
+   * an operation may size a short prompt by a cheap upper bound instead of counting it (plan.bound).
+   */
+  planHold(policy: 'clamp' | 'reject', precision?: 'bound' | 'exact'): Promise<HoldRequestPlan>;
   /** Calls the provider with what the hold pays for (a clamped output cap when it is less than the worst case). */
   forward(heldTokens: number, signal: AbortSignal): Promise<ProviderResponse>;
   /** Usage in a whole (non-stream) answer, or null when the provider reported none. */
