@@ -66,6 +66,11 @@ export async function expectEverythingBilledOnce(pair: Pair, account: FaultAccou
     await sql.end();
   }
   for (const gateway of pair.gateways) {
+    if (!gateway.alive()) {
+      // Say how it died: the exit code or signal and its last lines (a crash's stack is there).
+      const { exitCode, signalCode } = gateway.child;
+      process.stderr.write(`--- ${gateway.url} exited (code ${exitCode}, signal ${signalCode})\n${gateway.logs.filter((l) => !l.includes('"request"')).slice(-40).join('\n')}\n`);
+    }
     expect(gateway.alive(), `gateway ${gateway.url} is still running`).toBe(true);
     await eventually('reconcile is ok', async () => {
       const response = await fetch(`${gateway.url}/admin/reconcile`, { headers: { authorization: `Bearer ${pair.adminKey}` } });
